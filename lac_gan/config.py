@@ -1,0 +1,122 @@
+"""The one configuration of a LAC-GAN model and its training, with the paper's values as defaults.
+
+Values the paper gives (§4.1) are marked "paper"; the rest are our choices, recorded with their
+reasons in docs/paper-notes.md. `tiny()` is a small preset for tests and quick CPU runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lac_gan.au_table import NUM_AUS
+
+CONFIG_FILE_NAME = "config.json"
+
+# Paper §3.1 / §4.1: VGG-Face layers of Eq. 4 and their weights alpha_1..alpha_5.
+PAPER_IDENTITY_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
+PAPER_IDENTITY_LAYER_WEIGHTS = (0.5, 0.9, 0.75, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class LacGanConfig:
+    # Data and latent space.
+    image_size: int = 200  # paper: 200 x 200 x 3 aligned faces
+    z_dim: int = 60  # paper: N_z = 60, and the tiled label is 60-dimensional too
+    # Widths (the paper is silent). Encoder: 5 convs 5x5 stride 2 (paper), then FC -> z.
+    encoder_channels: tuple[int, ...] = (32, 64, 128, 256, 512)
+    # Decoder: FC -> [s, s, decoder_channels[0]], then 5 deconvs 5x5 stride 2 (paper) whose outputs
+    # are decoder_channels[1:] and finally 3 (RGB, tanh).
+    decoder_channels: tuple[int, ...] = (512, 256, 128, 64, 32)
+    latent_disc_units: tuple[int, ...] = (64, 32, 16)  # + a final unit: 4 FC layers (paper)
+    local_disc_channels: tuple[int, ...] = (16, 32, 64, 128)  # 4 convs shared with R (paper)
+    global_disc_channels: tuple[int, ...] = (32, 64, 128, 256, 512)
+    kernel_size: int = 5  # paper
+    # Loss weights, Eq. 7, 9, 10 (paper).
+    lambda_latent_adv: float = 0.01  # lambda_1
+    lambda_au_adv: float = 0.1  # lambda_2
+    lambda_identity: float = 1.0  # lambda_3
+    lambda_tv: float = 0.001  # lambda_4
+    lambda_au_label: float = 10.0  # lambda_AU
+    lambda_image_adv: float = 1.0  # Eq. 3's weight: the paper's Eq. 10 omits the term (paper-notes)
+    au_loss_weights: tuple[float, ...] = (1.0,) * NUM_AUS  # beta_i
+    identity_layers: tuple[str, ...] = PAPER_IDENTITY_LAYERS
+    identity_layer_weights: tuple[float, ...] = PAPER_IDENTITY_LAYER_WEIGHTS
+    # Optimisation: Adam, lr 2e-4 (paper), beta_1 0.5 (the DCGAN/CAAE value; the paper's "alpha"
+    # list is the identity weights, not Adam's betas), beta_2 Keras' default.
+    learning_rate: float = 2e-4
+    adam_beta_1: float = 0.5
+    adam_beta_2: float = 0.999
+    batch_size: int = 16  # global batch; the paper is silent
+    # Target AU labels for the editing pass are drawn Bernoulli(p) per AU (see paper-notes).
+    target_label_probability: float = 0.5
+
+    def __post_init__(self):
+        if self.z_dim % 2:
+            raise ValueError(f"z_dim must be even (the 2-way label one-hot is tiled to it), got {self.z_dim}")
+        if len(self.encoder_channels) != 5 or len(self.decoder_channels) != 5:
+            raise ValueError("the paper's encoder and decoder have 5 (de)convolution layers each")
+        if len(self.au_loss_weights) != NUM_AUS:
+            raise ValueError(f"au_loss_weights needs {NUM_AUS} values")
+        if len(self.identity_layers) != len(self.identity_layer_weights):
+            raise ValueError("identity_layers and identity_layer_weights differ in length")
+
+    @property
+    def label_tile(self) -> int:
+        """How many times each entry of an AU's 2-way one-hot is repeated (CAAE-style tiling)."""
+        return self.z_dim // 2
+
+    def replace(self, **changes) -> "LacGanConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "LacGanConfig":
+        values = json.loads(text)
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown config fields {unknown}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / CONFIG_FILE_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json())
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "LacGanConfig":
+        path = Path(directory) / CONFIG_FILE_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no {CONFIG_FILE_NAME}; is {directory} a training logdir?")
+        return cls.from_json(path.read_text())
+
+
+def paper() -> LacGanConfig:
+    """The paper's model at 200 x 200 (the defaults)."""
+    return LacGanConfig()
+
+
+def tiny() -> LacGanConfig:
+    """32 x 32 faces, a few channels per layer, batch 4: builds and trains in seconds on a CPU.
+
+    Same topology and loss weights as the paper preset (5 convs, 5 deconvs, N_z = 60, 4-layer
+    discriminators); only image size, widths and batch size shrink.
+    """
+    return LacGanConfig(image_size=32, encoder_channels=(4, 8, 8, 16, 16),
+                        decoder_channels=(16, 16, 8, 8, 4), latent_disc_units=(16, 8, 4),
+                        local_disc_channels=(4, 8, 8, 16), global_disc_channels=(4, 8, 16, 16, 32),
+                        batch_size=4)
+
+
+PRESETS = {"paper": paper, "tiny": tiny}
+
+
+def preset(name: str) -> LacGanConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]()
