@@ -1,0 +1,164 @@
+"""AU detectors behind one interface, so that the protocol does not care which one runs.
+
+A detector reads a set of images (PNG files, in a fixed order) and returns, per image, the
+occurrence of each of the paper's 12 AUs, plus which images it failed on. Another detector (JAA-Net)
+slots in as one more `AUDetector` subclass and one more name in `build_detector`.
+"""
+from __future__ import annotations
+
+import abc
+import logging
+import shlex
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lac_gan.au_table import AU_NUMBERS, NUM_AUS
+from lac_gan.evaluation import openface
+
+# OpenFace 2.x has occurrence (`_c`) outputs for these AUs (openface.md): no AU24.
+OPENFACE_OCCURRENCE_AUS = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 25, 26, 28, 45)
+
+
+@dataclass
+class Detections:
+    """A detector's answer for one set of N images.
+
+    occurrence: float [N, 12], 0/1 (or a probability), NaN where there is no output.
+    failed: bool [N], images the detector could not analyse (no face, low confidence): they are left
+        out of the metrics, never read as "AU absent".
+    covered: bool [12], the AUs the detector has an output for.
+    provenance: the command or file the numbers come from.
+    """
+    occurrence: np.ndarray
+    failed: np.ndarray
+    covered: np.ndarray
+    provenance: str
+
+    @property
+    def num_failed(self) -> int:
+        return int(np.sum(self.failed))
+
+
+class AUDetector(abc.ABC):
+    """Occurrence of the 12 AUs in still face images."""
+
+    name: str
+
+    @property
+    @abc.abstractmethod
+    def covered_aus(self) -> np.ndarray:
+        """bool [12]: the AUs this detector has an output for."""
+
+    @abc.abstractmethod
+    def predict(self, image_paths: list[Path], set_name: str) -> Detections:
+        """Detections for `image_paths` (uint8 RGB PNGs); `set_name` ('real', 'synthetic') names
+        the set for the detector's working files and logs."""
+
+
+class OpenFaceDetector(AUDetector):
+    """OpenFace 2.x FeatureExtraction with the static AU models, run once per set."""
+
+    name = "openface"
+
+    def __init__(self, binary: str | None, work_dir: str | Path, extra_args: str = "",
+                 min_confidence: float = openface.DEFAULT_MIN_CONFIDENCE, timeout_s: float | None = None):
+        self.binary = openface.find_binary(binary)
+        self.work_dir = Path(work_dir)
+        self.extra_args = extra_args
+        self.min_confidence = min_confidence
+        self.timeout_s = timeout_s
+        self.commands: list[str] = []
+
+    @property
+    def covered_aus(self) -> np.ndarray:
+        return np.isin(AU_NUMBERS, OPENFACE_OCCURRENCE_AUS)
+
+    def predict(self, image_paths: list[Path], set_name: str) -> Detections:
+        input_dir = _stage_images(image_paths, self.work_dir / set_name / "input")
+        out_dir = self.work_dir / set_name / "output"
+        command = openface.feature_extraction_command(self.binary, input_dir, out_dir, self.extra_args)
+        self.commands.append(shlex.join(command))
+        logging.info("OpenFace on %d %s images: %s", len(image_paths), set_name, shlex.join(command))
+        start = time.monotonic()
+        csv_path = openface.run_feature_extraction(command, out_dir, self.timeout_s)
+        seconds = time.monotonic() - start
+        logging.info("OpenFace %s: %d images in %.1f s (%.1f images/s)", set_name, len(image_paths),
+                     seconds, len(image_paths) / max(seconds, 1e-9))
+        return _detections_from_csv(csv_path, image_paths, self.min_confidence, shlex.join(command))
+
+
+class PrecomputedDetector(AUDetector):
+    """Detector outputs the user already has, one CSV per set.
+
+    Expected columns: `filename` (or `file`, `image`, `path`: the image's file name, e.g.
+    000042.png, with or without extension) or `frame` (1-based position in the set's sorted file
+    names, as FeatureExtraction -fdir writes it); `AU01_c`, `AU02_c`, ... with 0/1 or a probability
+    for each AU the detector has (an AU without its column counts as not covered, shown '-');
+    optionally `success` and `confidence`, read as for OpenFace. A FeatureExtraction CSV over the
+    set folders written by `--detector none` is such a file as it is.
+    """
+
+    name = "precomputed"
+
+    def __init__(self, csv_by_set: dict[str, str | Path],
+                 min_confidence: float = openface.DEFAULT_MIN_CONFIDENCE):
+        for set_name, path in csv_by_set.items():
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"precomputed detections for the {set_name} set: no file {path}")
+        self.csv_by_set = {k: Path(v) for k, v in csv_by_set.items()}
+        self.min_confidence = min_confidence
+
+    @property
+    def covered_aus(self) -> np.ndarray:
+        masks = [openface.covered_aus(openface.read_csv(p).head(0)) for p in self.csv_by_set.values()]
+        return np.logical_and.reduce(masks) if masks else np.zeros(NUM_AUS, dtype=bool)
+
+    def predict(self, image_paths: list[Path], set_name: str) -> Detections:
+        path = self.csv_by_set[set_name]
+        return _detections_from_csv(path, image_paths, self.min_confidence, str(path))
+
+
+def _detections_from_csv(csv_path: Path, image_paths: list[Path], min_confidence: float,
+                         provenance: str) -> Detections:
+    table = openface.read_csv(csv_path)
+    try:
+        index = openface.image_index(table, image_paths)
+    except ValueError as error:
+        raise ValueError(f"{csv_path}: {error}") from error
+    occurrence, failed = openface.detections(table, index, len(image_paths), min_confidence)
+    return Detections(occurrence, failed, openface.covered_aus(table), provenance)
+
+
+def _stage_images(image_paths: list[Path], folder: Path) -> Path:
+    """Links to the images, named so that sorted file-name order is the set's order (FeatureExtraction
+    numbers the frames of a folder in that order)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.iterdir():
+        stale.unlink()
+    for i, path in enumerate(image_paths):
+        (folder / f"{i:06d}{Path(path).suffix}").symlink_to(Path(path).resolve())
+    return folder
+
+
+DETECTOR_NAMES = ("openface", "precomputed", "none")
+
+
+def build_detector(name: str, *, work_dir: str | Path, openface_bin: str | None = None,
+                   openface_args: str = "", precomputed_real: str | None = None,
+                   precomputed_synthetic: str | None = None,
+                   min_confidence: float = openface.DEFAULT_MIN_CONFIDENCE) -> AUDetector | None:
+    """The detector named on the command line; None for 'none' (write the sets, score nothing)."""
+    if name == "openface":
+        return OpenFaceDetector(openface_bin, work_dir, openface_args, min_confidence)
+    if name == "precomputed":
+        if not (precomputed_real and precomputed_synthetic):
+            raise ValueError("--detector precomputed needs --precomputed_real and --precomputed_synthetic")
+        return PrecomputedDetector({"real": precomputed_real, "synthetic": precomputed_synthetic},
+                                   min_confidence)
+    if name == "none":
+        return None
+    raise ValueError(f"unknown detector {name!r}; choose openface, precomputed or none")
+

@@ -1,0 +1,159 @@
+"""OpenFace 2.x as a subprocess, and its CSV output (`../shared/spec/openface.md`).
+
+Both layouts are read by column name: FeatureExtraction (`frame, face_id, timestamp, confidence,
+success, AU..._r, AU..._c`, or its full 431/714-column form) and FaceLandmarkImg (`face,
+confidence, AU..._r, AU..._c`). Columns carry a leading space, which is stripped.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lac_gan.au_table import AU_NUMBERS, NUM_AUS
+
+# A row is a detection failure when `success` is 0 or `confidence` is below this (openface.md: a
+# 45-degree face was fitted with confidence 0.017 while good fits score about 0.9-0.98).
+DEFAULT_MIN_CONFIDENCE = 0.8
+
+# For still images OpenFace needs its static AU models; -aus keeps the CSV to the AU columns.
+FEATURE_EXTRACTION_FLAGS = ("-aus", "-au_static")
+STDERR_TAIL_CHARS = 2000
+
+
+def occurrence_column(au_number: int) -> str:
+    """OpenFace's name for the occurrence output of an AU, e.g. 12 -> 'AU12_c'."""
+    return f"AU{au_number:02d}_c"
+
+
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """An OpenFace (or OpenFace-like) CSV with column names stripped of their padding."""
+    table = pd.read_csv(path, skipinitialspace=True)
+    table.columns = [str(c).strip() for c in table.columns]
+    return table
+
+
+def covered_aus(table: pd.DataFrame) -> np.ndarray:
+    """bool [12]: which of the paper's AUs have an occurrence column in `table`."""
+    return np.array([occurrence_column(n) in table.columns for n in AU_NUMBERS])
+
+
+def row_ok(table: pd.DataFrame, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> np.ndarray:
+    """bool [rows]: rows that are a usable detection (success != 0, confidence >= min_confidence).
+
+    A table without `success` or `confidence` columns (a precomputed file of another detector) has
+    every row usable; a row with a missing occurrence value is not.
+    """
+    ok = np.ones(len(table), dtype=bool)
+    if "success" in table.columns:
+        ok &= table["success"].to_numpy() != 0
+    if "confidence" in table.columns:
+        ok &= table["confidence"].to_numpy(dtype=np.float64) >= min_confidence
+    columns = [occurrence_column(n) for n, c in zip(AU_NUMBERS, covered_aus(table)) if c]
+    ok &= table[columns].notna().all(axis=1).to_numpy()
+    return ok
+
+
+def detections(table: pd.DataFrame, image_index: np.ndarray, num_images: int,
+               min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> tuple[np.ndarray, np.ndarray]:
+    """(occurrence float [N, 12] with NaN where not covered or failed, failed bool [N]).
+
+    `image_index` [rows] says which input image each row belongs to. Where an image has several
+    usable rows (several faces), the most confident one is taken; an image with no usable row is a
+    failure.
+    """
+    ok = row_ok(table, min_confidence)
+    confidence = (table["confidence"].to_numpy(dtype=np.float64) if "confidence" in table.columns
+                  else np.ones(len(table)))
+    occurrence = np.full((num_images, NUM_AUS), np.nan)
+    best = np.full(num_images, -np.inf)
+    covered = covered_aus(table)
+    values = np.full((len(table), NUM_AUS), np.nan)
+    for j in np.flatnonzero(covered):
+        values[:, j] = table[occurrence_column(AU_NUMBERS[j])].to_numpy(dtype=np.float64)
+    for row in np.flatnonzero(ok):
+        image = image_index[row]
+        if confidence[row] > best[image]:
+            best[image] = confidence[row]
+            occurrence[image] = values[row]
+    return occurrence, ~np.isfinite(best)
+
+
+class OpenFaceError(RuntimeError):
+    """OpenFace could not be run or did not produce its output."""
+
+
+def find_binary(binary: str | None) -> str:
+    """The FeatureExtraction executable from the flag, else $OPENFACE_BIN; a clear error if absent."""
+    path = binary or os.environ.get("OPENFACE_BIN")
+    if not path:
+        raise OpenFaceError("no OpenFace binary: pass --openface_bin /path/to/FeatureExtraction "
+                            "or set OPENFACE_BIN")
+    if not (Path(path).is_file() and os.access(path, os.X_OK)):
+        raise OpenFaceError(f"OpenFace binary {path!r} is not an executable file")
+    return str(path)
+
+
+def feature_extraction_command(binary: str, image_dir: Path, out_dir: Path, extra_args: str = "") -> list[str]:
+    """The FeatureExtraction call over a folder of still images; `extra_args` is shell-split."""
+    return [binary, "-fdir", str(image_dir), "-out_dir", str(out_dir), *FEATURE_EXTRACTION_FLAGS,
+            *shlex.split(extra_args)]
+
+
+def run_feature_extraction(command: list[str], out_dir: Path, timeout_s: float | None = None) -> Path:
+    """Run `command` (from `feature_extraction_command`) and return the CSV it wrote.
+
+    FeatureExtraction names its CSV after the input folder. A non-zero exit, a crash or a missing
+    CSV raises `OpenFaceError` with the command and the tail of its stderr.
+    """
+    image_dir = Path(command[command.index("-fdir") + 1])
+    printable = shlex.join(command)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+    except OSError as error:
+        raise OpenFaceError(f"could not start `{printable}`: {error}") from error
+    except subprocess.TimeoutExpired as error:
+        raise OpenFaceError(f"`{printable}` ran past {timeout_s} s") from error
+    stderr_tail = (result.stderr or "")[-STDERR_TAIL_CHARS:]
+    if result.returncode != 0:
+        raise OpenFaceError(f"`{printable}` exited with status {result.returncode}; stderr ends with:\n"
+                            f"{stderr_tail}")
+    csv_path = Path(out_dir) / f"{image_dir.name}.csv"
+    if not csv_path.is_file():
+        raise OpenFaceError(f"`{printable}` exited normally but wrote no {csv_path}; stderr ends with:\n"
+                            f"{stderr_tail}")
+    return csv_path
+
+
+FILENAME_COLUMNS = ("filename", "file", "image", "path")
+
+
+def image_index(table: pd.DataFrame, image_paths: list[Path]) -> np.ndarray:
+    """int [rows]: the position in `image_paths` of the image each row describes.
+
+    By a filename column (any of FILENAME_COLUMNS, matched on the file name with or without its
+    extension) when there is one, else by `frame`: FeatureExtraction -fdir numbers the images of
+    the folder from 1 in sorted file-name order, and `image_paths` must be in that order.
+    """
+    name_column = next((c for c in FILENAME_COLUMNS if c in table.columns), None)
+    if name_column is not None:
+        positions = {}
+        for i, path in enumerate(image_paths):
+            positions[Path(path).name] = positions[Path(path).stem] = i
+        names = [Path(str(v)).name for v in table[name_column]]
+        missing = sorted({n for n in names if n not in positions and Path(n).stem not in positions})
+        if missing:
+            raise ValueError(f"{len(missing)} rows name images that are not in this set, e.g. {missing[:3]}")
+        return np.array([positions.get(n, positions.get(Path(n).stem)) for n in names], dtype=np.int64)
+    if "frame" not in table.columns:
+        raise ValueError(f"cannot tell which image a row is for: the CSV needs a `frame` column or one of "
+                         f"{FILENAME_COLUMNS}; it has {list(table.columns)[:8]}...")
+    index = table["frame"].to_numpy(dtype=np.int64) - 1
+    if len(index) and (index.min() < 0 or index.max() >= len(image_paths)):
+        raise ValueError(f"frame numbers run {index.min() + 1}..{index.max() + 1} but the set has "
+                         f"{len(image_paths)} images")
+    return index

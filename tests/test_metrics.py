@@ -1,0 +1,58 @@
+"""JAA-Net's per-AU F1 / accuracy against hand-computed values, 9s dropped, zero division, failures."""
+import math
+
+import numpy as np
+import pytest
+
+from lac_gan.au_table import NUM_AUS
+from lac_gan.evaluation import metrics
+
+
+def test_binary_scores_by_hand():
+    # TP: frames 0 and 4, FP: frame 2, FN: frame 1, TN: frame 3.
+    score = metrics.binary_scores(np.array([1, 1, 0, 0, 1]), np.array([1, 0, 1, 0, 1]))
+    assert score.f1 == pytest.approx(100 * 4 / 6)
+    assert score.accuracy == pytest.approx(60.0)
+    assert (score.frames, score.true_positives, score.false_positives, score.false_negatives,
+            score.positives) == (5, 2, 1, 1, 3)
+
+
+def test_zero_division_is_zero_f1_like_jaanet():
+    # No positive label, no positive prediction: F1 0 (scikit-learn's default), accuracy 100.
+    score = metrics.binary_scores(np.zeros(4), np.zeros(4))
+    assert (score.f1, score.accuracy) == (0.0, 100.0)
+    # Positives but none predicted: F1 0 as well.
+    assert metrics.binary_scores(np.array([1, 0]), np.array([0, 0])).f1 == 0.0
+
+
+def test_au_scores_drop_nines_failures_and_uncovered_aus():
+    labels = np.zeros((6, NUM_AUS), dtype=int)
+    occurrence = np.zeros((6, NUM_AUS))
+    labels[:, 0] = [1, 1, 0, 0, 9, 1]
+    occurrence[:, 0] = [0.9, 0.2, 0.7, 0.0, 1.0, 1.0]  # probabilities: threshold 0.5
+    labels[:, 1] = 9  # never coded: undefined, left out of the average
+    failed = np.array([False, False, False, False, False, True])  # frame 5 is not scored
+    labels[5, 0], occurrence[5, 0] = 1, np.nan
+    occurrence[:, 2] = 1.0  # AU4 predicted present everywhere, labelled absent everywhere
+    covered = np.ones(NUM_AUS, dtype=bool)
+    covered[-1] = False  # AU24, as for OpenFace
+    occurrence[:, -1] = np.nan
+
+    scores = metrics.au_scores(labels, occurrence, failed, covered)
+
+    # AU1 keeps frames 0-3: TP 1, FN 1, FP 1, TN 1 -> F1 2/4, accuracy 2/4.
+    assert scores[0].frames == 4
+    assert scores[0].f1 == pytest.approx(50.0) and scores[0].accuracy == pytest.approx(50.0)
+    assert scores[1].frames == 0 and math.isnan(scores[1].f1) and math.isnan(scores[1].accuracy)
+    assert scores[2].f1 == 0.0 and scores[2].accuracy == 0.0
+    assert scores[3].f1 == 0.0 and scores[3].accuracy == 100.0  # zero division
+    assert scores[-1] is None
+    f1s = [50.0, 0.0] + [0.0] * (NUM_AUS - 4)  # AU1, AU4, AU6..AU23; AU2 undefined, AU24 uncovered
+    assert metrics.mean_score(scores, "f1") == pytest.approx(np.mean(f1s))
+    assert metrics.scores_by_name(scores)["AU2"]["f1"] is None
+    assert metrics.scores_by_name(scores)["AU24"] is None
+
+
+def test_au_scores_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match=r"\[N, 12\]"):
+        metrics.au_scores(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros(2, bool), np.ones(NUM_AUS, bool))
