@@ -47,8 +47,6 @@ def test_au_scores_drop_nines_failures_and_uncovered_aus():
     assert scores[2].f1 == 0.0 and scores[2].accuracy == 0.0
     assert scores[3].f1 == 0.0 and scores[3].accuracy == 100.0  # zero division
     assert scores[-1] is None
-    f1s = [50.0, 0.0] + [0.0] * (NUM_AUS - 4)  # AU1, AU4, AU6..AU23; AU2 undefined, AU24 uncovered
-    assert metrics.mean_score(scores, "f1") == pytest.approx(np.mean(f1s))
     assert metrics.scores_by_name(scores)["AU2"]["f1"] is None
     assert metrics.scores_by_name(scores)["AU24"] is None
 
@@ -56,3 +54,19 @@ def test_au_scores_drop_nines_failures_and_uncovered_aus():
 def test_au_scores_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match=r"\[N, 12\]"):
         metrics.au_scores(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros(2, bool), np.ones(NUM_AUS, bool))
+
+
+def test_average_row_uses_the_aus_scored_in_both_sets():
+    from lac_gan.evaluation.report import table1_rows
+    real = [metrics.AUScore(60.0, 80.0, 10, 3, 1, 1, 4)] * NUM_AUS
+    synthetic = list(real)
+    real[-1] = synthetic[-1] = None  # not covered
+    synthetic[0] = metrics.AUScore(float("nan"), float("nan"), 0, 0, 0, 0, 0)  # no frame scored
+    synthetic[1] = metrics.AUScore(40.0, 70.0, 10, 2, 1, 2, 4)
+    rows = table1_rows(real, synthetic)
+    assert rows[0]["Real F1"] == 60.0 and rows[0]["Synthesis F1"] is None and rows[0]["Gaps F1"] is None
+    assert rows[1]["Gaps F1"] == pytest.approx(20.0) and rows[1]["Gaps Acc"] == pytest.approx(10.0)
+    average = rows[-1]
+    assert average["AU"] == "Avg" and average["Real F1"] == pytest.approx(60.0)
+    assert average["Synthesis F1"] == pytest.approx((40.0 + 9 * 60.0) / 10)  # AU2..AU23, not AU1, AU24
+    assert average["Gaps F1"] == pytest.approx(2.0)

@@ -7,7 +7,7 @@ thresholded at 0.5 like JAA-Net.
 Zero division: when an AU has no positive label and no positive prediction among its kept frames,
 F1 is 0, as in JAA-Net (scikit-learn's `f1_score` default, which JAA-Net calls). The per-AU counts
 are reported beside every score so such cases are visible. When an AU keeps no frame at all, both
-scores are undefined (NaN) and left out of the average.
+scores are undefined (NaN) and the table shows '-'.
 """
 from __future__ import annotations
 
@@ -72,12 +72,6 @@ def au_scores(labels: np.ndarray, occurrence: np.ndarray, failed: np.ndarray,
         keep = analysed & (labels[:, j] != UNKNOWN_LABEL)
         scores.append(binary_scores(labels[keep, j] == 1, occurrence[keep, j] >= THRESHOLD))
     return scores
-
-
-def mean_score(scores: list[AUScore | None], field: str) -> float:
-    """Average of `field` over the AUs that have a defined score (the paper's 'Avg' row)."""
-    values = [getattr(s, field) for s in scores if s is not None and np.isfinite(getattr(s, field))]
-    return float(np.mean(values)) if values else float("nan")
 
 
 def scores_by_name(scores: list[AUScore | None]) -> dict[str, dict | None]:

@@ -1,0 +1,354 @@
+"""The paper's §4.3 protocol: a real and a synthetic test set with the same subjects and labels,
+both scored by an AU detector (Table 1), plus identity and preservation checks and Fig. 3 / Fig. 5.
+
+Real set: the aligned test-fold frames with their BP4D labels. Synthetic set: for each real frame,
+another frame of the same subject (seeded choice) edited by the synthesiser towards the real frame's
+labels; it is scored against those labels. Unknown labels (9) stay unknown in both sets, so each
+AU is scored on the same frames in both.
+
+The test fold is read twice: once for its labels only (to draw pairs), once streaming the images,
+writing each real frame when it passes and synthesising each pair when its source passes, so that
+memory stays one batch whatever the fold's size.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from PIL import Image
+
+from lac_gan import record_schema
+from lac_gan.au_table import AU_NAMES
+from lac_gan.bp4d import UNKNOWN_LABEL, fold_parts
+from lac_gan.dataset import fold_files, make_dataset, read_manifest
+from lac_gan.evaluation import detectors as detectors_lib
+from lac_gan.evaluation import figures, metrics, report
+from lac_gan.evaluation.figures import to_uint8
+from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE
+
+# A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1)
+# -> images [B,S,S,3] in [-1,1]; `lac_gan.synthesis.Synthesizer` is one.
+Synthesizer = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+# An identity embedder: images [B,S,S,3] in [-1,1] -> features [B,...].
+Embedder = Callable[[np.ndarray], np.ndarray]
+
+SET_NAMES = ("real", "synthetic")
+# The deepest layer keras-vggface's no-top weights have: the identity descriptor compared.
+IDENTITY_LAYER = "conv5_3"
+PROGRESS_INTERVAL_S = 10.0
+_METADATA_FEATURES = {k: record_schema.FEATURES[k] for k in ("labels", "subject", "task", "frame")}
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Everything `python evaluate.py` takes; recorded in results.json."""
+    data_dir: str
+    out_dir: str
+    checkpoint: str | None = None
+    fold: int = 1
+    detector: str = "openface"
+    openface_bin: str | None = None
+    openface_args: str = ""
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    precomputed_real: str | None = None
+    precomputed_synthetic: str | None = None
+    max_frames: int | None = None
+    seed: int = 0
+    batch_size: int = 16
+    identity_weights: str | None = None
+    figure_faces: int = 3
+
+
+class Progress:
+    """Logs count, rate and ETA at most every PROGRESS_INTERVAL_S seconds, and at the end."""
+
+    def __init__(self, what: str, total: int):
+        self.what, self.total, self.done = what, total, 0
+        self.start = self.last_log = time.monotonic()
+
+    def update(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self.last_log >= PROGRESS_INTERVAL_S or self.done >= self.total:
+            self.last_log = now
+            rate = self.done / max(now - self.start, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+            logging.info("%s: %d/%d (%.1f/s, ETA %.0f s)", self.what, self.done, self.total, rate, eta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pairing
+
+
+def read_frame_index(files: list[str]) -> pd.DataFrame:
+    """subject, task, frame and the 12 labels of every record, sorted by (subject, task, frame)."""
+    dataset = tf.data.TFRecordDataset(files).batch(4096).map(
+        lambda s: tf.io.parse_example(s, _METADATA_FEATURES))
+    parts = []
+    for batch in dataset.as_numpy_iterator():
+        part = pd.DataFrame({"subject": [s.decode() for s in batch["subject"]],
+                             "task": [t.decode() for t in batch["task"]], "frame": batch["frame"]})
+        part[list(AU_NAMES)] = batch["labels"]
+        parts.append(part)
+    index = pd.concat(parts, ignore_index=True).sort_values(["subject", "task", "frame"], ignore_index=True)
+    duplicated = index.duplicated(["subject", "task", "frame"])
+    if duplicated.any():
+        raise ValueError(f"the test fold holds {int(duplicated.sum())} duplicate (subject, task, frame) records")
+    return index
+
+
+def choose_pairs(index: pd.DataFrame, seed: int, max_frames: int | None = None) -> pd.DataFrame:
+    """One row per evaluated real frame: `target` (its row in `index`) and `source` (another frame
+    of the same subject, drawn uniformly with `seed`). With `max_frames`, that many targets are
+    drawn first (seeded, without replacement). Subjects with a single frame have no source and
+    are left out."""
+    rng = np.random.default_rng(seed)
+    by_subject = {s: np.asarray(rows) for s, rows in index.groupby("subject").indices.items()}
+    candidates = np.concatenate([rows for rows in by_subject.values() if len(rows) > 1] or [np.empty(0, int)])
+    candidates.sort()
+    if max_frames is not None and max_frames < len(candidates):
+        candidates = np.sort(rng.choice(candidates, size=max_frames, replace=False))
+    subjects = index["subject"].to_numpy()
+    sources = np.empty(len(candidates), dtype=np.int64)
+    for i, target in enumerate(candidates):
+        rows = by_subject[subjects[target]]
+        pick = rng.integers(len(rows) - 1)  # among the other frames: skip over the target itself
+        sources[i] = rows[pick + (rows[pick] >= target)]
+    return pd.DataFrame({"target": candidates, "source": sources})
+
+
+UNKNOWN_LABEL_RULE = ("synthesis target = the real frame's label; where that is 9 the source keeps its own "
+                      "label (0 when unknown too); 9s stay 9 in both sets and are not scored")
+
+
+def synthesis_labels(target_labels: np.ndarray, source_labels: np.ndarray) -> np.ndarray:
+    """The 0/1 labels given to the synthesiser (UNKNOWN_LABEL_RULE). Unknown AUs are not scored in
+    either set, so keeping the source's state there only avoids gratuitous edits."""
+    kept = np.where(source_labels == UNKNOWN_LABEL, 0, source_labels)
+    return np.where(target_labels == UNKNOWN_LABEL, kept, target_labels).astype(np.int32)
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthesis
+
+
+def save_png(image: np.ndarray, path: Path) -> None:
+    Image.fromarray(image).save(path)
+
+
+@dataclass
+class Preservation:
+    """Sums of |synthetic - source| (in [-1, 1] units) outside all AU regions and inside them."""
+    outside_sum: float = 0.0
+    outside_values: int = 0
+    inside_sum: float = 0.0
+    inside_values: int = 0
+
+    def add(self, synthetic: np.ndarray, source: np.ndarray, attention_maps: np.ndarray) -> None:
+        error = np.abs(synthetic.astype(np.float64) - source)
+        outside = np.broadcast_to(attention_maps.sum(-1, keepdims=True) == 0, error.shape)
+        self.outside_sum += float(error[outside].sum())
+        self.outside_values += int(outside.sum())
+        self.inside_sum += float(error[~outside].sum())
+        self.inside_values += int((~outside).sum())
+
+    def summary(self) -> dict:
+        """Mean absolute errors in 0-255 grey levels (the outside one must be 0 by Eq. 2)."""
+        def mae(total, count):
+            return 127.5 * total / count if count else None
+        return {"mae_outside_au_regions": mae(self.outside_sum, self.outside_values),
+                "mae_inside_au_regions": mae(self.inside_sum, self.inside_values),
+                "unit": "grey levels (0-255), synthetic vs its source, before quantisation to uint8",
+                "values_outside": self.outside_values, "values_inside": self.inside_values}
+
+
+@dataclass
+class SynthesisOutcome:
+    preservation: Preservation
+    identity_similarities: list[float]
+    figure_faces: list[figures.Face]
+
+
+class _PairSynthesiser:
+    """Batches the pairs whose source has been read, synthesises them and writes their PNGs."""
+
+    def __init__(self, synthesizer: Synthesizer, out_dir: Path, batch_size: int,
+                 embedder: Embedder | None, total: int):
+        self.synthesizer, self.out_dir, self.batch_size, self.embedder = synthesizer, out_dir, batch_size, embedder
+        self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.preservation = Preservation()
+        self.similarities: list[float] = []
+        self.progress = Progress("synthesised", total)
+
+    def add(self, pair: int, image: np.ndarray, attention_maps: np.ndarray, labels: np.ndarray) -> None:
+        self.pending.append((pair, image, attention_maps, labels))
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        pairs, images, maps, labels = (list(x) for x in zip(*self.pending))
+        self.pending = []
+        images, maps = np.stack(images), np.stack(maps)
+        synthetic = np.asarray(self.synthesizer(tf.constant(images), tf.constant(maps),
+                                                tf.constant(np.stack(labels), tf.int32)))
+        for pair, image in zip(pairs, to_uint8(synthetic)):
+            save_png(image, set_path(self.out_dir, "synthetic", pair))
+        for k in range(len(pairs)):
+            self.preservation.add(synthetic[k], images[k], maps[k])
+        if self.embedder is not None:
+            self.similarities.extend(cosine_similarities(self.embedder(synthetic), self.embedder(images)))
+        self.progress.update(len(pairs))
+
+
+def cosine_similarities(a: np.ndarray, b: np.ndarray) -> list[float]:
+    a = np.asarray(a, np.float64).reshape(len(a), -1)
+    b = np.asarray(b, np.float64).reshape(len(b), -1)
+    return list(np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12))
+
+
+def set_path(out_dir: Path, set_name: str, pair: int) -> Path:
+    """Where image `pair` of a set is written: sets/<set>/<pair:06d>.png (sorted = pair order)."""
+    return out_dir / "sets" / set_name / f"{pair:06d}.png"
+
+
+def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pairs: pd.DataFrame,
+                    synthesizer: Synthesizer, out_dir: Path, batch_size: int,
+                    embedder: Embedder | None, figure_faces: int) -> SynthesisOutcome:
+    """One streaming pass over the test fold: write the real set, synthesise the synthetic set."""
+    for set_name in SET_NAMES:
+        (out_dir / "sets" / set_name).mkdir(parents=True, exist_ok=True)
+    position = {key: i for i, key in enumerate(zip(index["subject"], index["task"], index["frame"]))}
+    labels = index[list(AU_NAMES)].to_numpy()
+    pair_of_target = dict(zip(pairs["target"], pairs.index))
+    pairs_of_source = pairs.groupby("source").groups
+    figure_rows = set(pairs["target"][:figure_faces])
+    faces: dict[int, figures.Face] = {}
+    writer = _PairSynthesiser(synthesizer, out_dir, batch_size, embedder, len(pairs))
+    dataset = make_dataset(files, image_size, batch_size, shuffle=False, repeat=False, drop_remainder=False)
+    for batch in dataset.as_numpy_iterator():
+        for k, key in enumerate(zip(batch["subject"], batch["task"], batch["frame"])):
+            row = position[(key[0].decode(), key[1].decode(), int(key[2]))]
+            if row in pair_of_target:
+                save_png(to_uint8(batch["image"][k]), set_path(out_dir, "real", pair_of_target[row]))
+            if row in figure_rows:
+                faces[row] = figures.Face(batch["image"][k], batch["attention_maps"][k], labels[row],
+                                          "{}/{}/{}".format(*index.loc[row, ["subject", "task", "frame"]]))
+            for pair in pairs_of_source.get(row, ()):
+                target_labels = synthesis_labels(labels[pairs.at[pair, "target"]], labels[row])
+                writer.add(int(pair), batch["image"][k], batch["attention_maps"][k], target_labels)
+    writer.flush()
+    return SynthesisOutcome(writer.preservation, writer.similarities,
+                            [faces[row] for row in pairs["target"][:figure_faces]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Detection and the whole run
+
+
+def detect_and_score(detector: detectors_lib.AUDetector, out_dir: Path, labels: np.ndarray) -> dict:
+    """Runs the detector on both sets and scores each against `labels` (the same for both)."""
+    scored = {}
+    for set_name in SET_NAMES:
+        paths = [set_path(out_dir, set_name, i) for i in range(len(labels))]
+        found = detector.predict(paths, set_name)
+        scores = metrics.au_scores(labels, found.occurrence, found.failed, found.covered)
+        scored[set_name] = {"scores": scores, "detection_failures": found.num_failed,
+                            "frames": len(labels), "provenance": found.provenance}
+    return scored
+
+
+def identity_summary(similarities: list[float]) -> dict:
+    values = np.asarray(similarities)
+    return {"mean_cosine_similarity": float(values.mean()), "std": float(values.std()),
+            "pairs": int(len(values)),
+            "what": f"cosine similarity of VGG-Face {IDENTITY_LAYER} features, synthetic image vs its source"}
+
+
+def vggface_embedder(weights_path: str, image_size: int) -> Embedder:
+    """VGG-Face conv5_3 features, from `lac_gan.vggface` (imported only when asked for)."""
+    from lac_gan.vggface import VggFaceFeatures
+    features = VggFaceFeatures(weights_path, image_size, (IDENTITY_LAYER,))
+    return lambda images: np.asarray(features(tf.constant(images))[0])
+
+
+def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None = None,
+                   image_size: int | None = None, detector: detectors_lib.AUDetector | None = None,
+                   embedder: Embedder | None = None) -> dict:
+    """The whole protocol; writes table1.md, table1.csv, results.json, the sets and the figures
+    under `config.out_dir` and returns what results.json holds.
+
+    `synthesizer` (with its `image_size`), `detector` and `embedder` are built from `config` unless
+    given (tests inject small ones).
+    """
+    started = time.time()
+    out_dir = Path(config.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if synthesizer is None:
+        from lac_gan.synthesis import load_synthesizer  # TensorFlow model code, only when needed
+        synthesizer = load_synthesizer(config.checkpoint)
+        image_size = synthesizer.config.image_size
+    manifest = read_manifest(config.data_dir)
+    if image_size != manifest["image_size"]:
+        raise ValueError(f"the synthesiser works on {image_size}px faces but {config.data_dir} holds "
+                         f"{manifest['image_size']}px ones")
+    if detector is None:
+        detector = detectors_lib.build_detector(
+            config.detector, work_dir=out_dir / "detector", openface_bin=config.openface_bin,
+            openface_args=config.openface_args, precomputed_real=config.precomputed_real,
+            precomputed_synthetic=config.precomputed_synthetic, min_confidence=config.min_confidence)
+    if embedder is None and config.identity_weights:
+        embedder = vggface_embedder(config.identity_weights, image_size)
+
+    files = fold_files(config.data_dir, config.fold, "test")
+    index = read_frame_index(files)
+    pairs = choose_pairs(index, config.seed, config.max_frames)
+    if pairs.empty:
+        raise ValueError(f"no frame of fold {config.fold}'s test part has a second frame of its subject")
+    logging.info("%d test frames, %d evaluated pairs (seed %d)", len(index), len(pairs), config.seed)
+    outcome = synthesise_sets(files, image_size, index, pairs, synthesizer, out_dir, config.batch_size,
+                              embedder, config.figure_faces)
+    figure_paths = figures.write_figures(outcome.figure_faces, synthesizer, out_dir / "figures")
+
+    labels = index[list(AU_NAMES)].to_numpy()[pairs["target"].to_numpy()]
+    scored = detect_and_score(detector, out_dir, labels) if detector is not None else None
+    results = {
+        "protocol": {**dataclasses.asdict(config), "test_part": fold_parts(config.fold, manifest["parts"])[1],
+                     "image_size": image_size, "frames_in_test_part": len(index),
+                     "frames_without_partner": int((index.groupby("subject")["frame"].transform("size") == 1).sum()),
+                     "pairs": len(pairs),
+                     "unknown_label_rule": UNKNOWN_LABEL_RULE},
+        "detector": None if detector is None else {
+            "name": detector.name, "covered_aus": [n for n, c in zip(AU_NAMES, detector.covered_aus) if c],
+            "min_confidence": config.min_confidence,
+            "provenance": {s: scored[s]["provenance"] for s in SET_NAMES}},
+        "preservation": outcome.preservation.summary(),
+        "identity": (identity_summary(outcome.identity_similarities) if embedder is not None else
+                     {"skipped": "no --identity_weights (VGG-Face weights file) given"}),
+        "figures": [str(p.relative_to(out_dir)) for p in figure_paths],
+        "pairs": pair_records(index, pairs),
+        "versions": report.package_versions(),
+        "seconds": round(time.time() - started, 1),
+    }
+    report.write_report(out_dir, results, scored)
+    return results
+
+
+def pair_records(index: pd.DataFrame, pairs: pd.DataFrame) -> list[dict]:
+    """Each pair as results.json lists it: image file, real frame, source frame, labels."""
+    labels = index[list(AU_NAMES)].to_numpy()
+    keys = [f"{s}/{t}/{f}" for s, t, f in zip(index["subject"], index["task"], index["frame"])]
+    records = []
+    for pair, (target, source) in enumerate(zip(pairs["target"], pairs["source"])):
+        records.append({"image": f"{pair:06d}.png", "real": keys[target], "source": keys[source],
+                        "labels": labels[target].tolist(),
+                        "synthesis_labels": synthesis_labels(labels[target], labels[source]).tolist()})
+    return records

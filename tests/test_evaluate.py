@@ -1,0 +1,149 @@
+"""End to end: Table 1 protocol on a tiny test fold written in the converter's layout.
+
+The synthesiser here is a test double with `lac_gan.synthesis.Synthesizer`'s call signature: the
+paper's Eq. 2 (`lac_gan.attention.compose`) with every AU region brightened (target present) or
+darkened (absent). The detector is OpenFace's subprocess path with the stand-in binary.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from lac_gan import attention, record_schema
+from lac_gan.au_table import AU_NAMES, NUM_AUS
+from lac_gan.evaluation.protocol import EvaluationConfig, choose_pairs, run_evaluation, synthesis_labels
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_BINARY = REPO / "tests" / "fake_openface" / "FeatureExtraction"
+SIZE = 32
+# (subject, task, frames) of the test part; F015's single frame has no partner and is left out.
+FRAMES = [("F007", "T1", (10, 11, 12)), ("F007", "T2", (5, 6, 7)), ("M003", "T1", (1, 2, 3, 4)), ("F015", "T3", (9,))]
+PAIRS = 10
+
+
+def canonical_maps(size: int) -> tuple[np.ndarray, np.ndarray]:
+    points = pd.read_csv(REPO / "lac_gan" / "resources" / "canonical_49.csv").sort_values("point")
+    landmarks = points[["x", "y"]].to_numpy() * (size - 1) / 199  # canonical face is in a 200 crop
+    centres = attention.au_centres(landmarks)
+    return centres, attention.au_attention_maps(centres, size)
+
+
+def write_test_fold(data_dir: Path, astronaut: np.ndarray) -> None:
+    rng = np.random.default_rng(0)
+    centres, maps = canonical_maps(SIZE)
+    (data_dir / "part3").mkdir(parents=True)
+    with tf.io.TFRecordWriter(str(data_dir / "part3" / "part3-00000-of-00001.tfrecord")) as writer:
+        for k, (subject, task, frames) in enumerate(FRAMES):
+            for frame in frames:
+                crop = astronaut[20 + 3 * frame: 220 + 3 * frame, 150 + 5 * k: 350 + 5 * k]
+                image = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.BILINEAR))
+                labels = rng.choice([0, 1, 9], size=NUM_AUS, p=[0.5, 0.4, 0.1])
+                writer.write(record_schema.encode_example(
+                    image=image, labels=labels, subject=subject, task=task, frame=frame,
+                    landmarks5=np.zeros(10), au_centres=centres, attention_maps=maps))
+    manifest = {"schema_version": record_schema.SCHEMA_VERSION, "image_size": SIZE,
+                "parts": ["part1", "part2", "part3"]}
+    (data_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def region_synthesizer(images, attention_maps, target_labels):
+    """Test double: Eq. 2 with region i = source +0.3 where AU i is wanted present, -0.3 absent."""
+    shift = 0.6 * tf.cast(target_labels, tf.float32) - 0.3  # [B, 12]
+    regions = tf.clip_by_value(images[None] + tf.transpose(shift)[:, :, None, None, None], -1.0, 1.0)
+    return attention.compose(images, regions, attention_maps)
+
+
+def pixels(images):
+    return np.reshape(images, (len(images), -1))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory, astronaut):
+    folder = tmp_path_factory.mktemp("fold")
+    write_test_fold(folder, astronaut)
+    return folder
+
+
+def evaluate(data_dir, out_dir, **changes):
+    settings = {"detector": "openface", "openface_bin": str(FAKE_BINARY), "batch_size": 4, "figure_faces": 2}
+    config = EvaluationConfig(data_dir=str(data_dir), out_dir=str(out_dir), **{**settings, **changes})
+    return run_evaluation(config, synthesizer=region_synthesizer, image_size=SIZE, embedder=pixels)
+
+
+def test_table1_end_to_end(data_dir, tmp_path):
+    results = evaluate(data_dir, tmp_path / "run")
+    out = tmp_path / "run"
+
+    table = pd.read_csv(out / "table1.csv", na_values="-")
+    assert table["AU"].tolist() == [*AU_NAMES, "Avg"]
+    assert table.set_index("AU").loc["AU24"].isna().all()  # OpenFace has no AU24
+    scores = table.drop(columns="AU").drop(index=11)
+    assert scores.filter(like="Real").stack().between(0, 100).all()
+    assert scores.filter(like="Synthesis").stack().between(0, 100).all()
+    np.testing.assert_allclose(table["Gaps F1"], table["Real F1"] - table["Synthesis F1"], atol=0.11)  # 1-decimal rounding
+    markdown = (out / "table1.md").read_text()
+    assert "| AU24 | - | - | - | - | - | - |" in markdown and "| Avg |" in markdown
+
+    assert results["protocol"]["pairs"] == PAIRS and results["detection_failures"] == {"real": 0, "synthetic": 0}
+    assert results["detector"]["covered_aus"] == [n for n in AU_NAMES if n != "AU24"]
+    assert "-au_static" in results["detector"]["provenance"]["real"]
+    for pair in results["pairs"]:
+        assert pair["real"].split("/")[0] == pair["source"].split("/")[0] and pair["real"] != pair["source"]
+    assert len(list((out / "sets" / "real").glob("*.png"))) == PAIRS == len(list((out / "sets" / "synthetic").glob("*.png")))
+    assert results["preservation"]["mae_outside_au_regions"] == 0.0  # Eq. 2 leaves it untouched
+    assert results["preservation"]["mae_inside_au_regions"] > 0
+    assert 0.5 < results["identity"]["mean_cosine_similarity"] <= 1.0
+    assert json.loads((out / "results.json").read_text())["table1"] == results["table1"]
+    for figure in results["figures"]:
+        assert Image.open(out / figure).size[0] > 4 * SIZE
+
+    # Same seed, same pairs and same synthetic images; the saved OpenFace CSVs read back as
+    # precomputed detections give the same table.
+    again = evaluate(data_dir, tmp_path / "again", detector="precomputed",
+                     precomputed_real=str(out / "detector" / "real" / "output" / "input.csv"),
+                     precomputed_synthetic=str(out / "detector" / "synthetic" / "output" / "input.csv"))
+    assert again["pairs"] == results["pairs"] and again["table1"] == results["table1"]
+    first, second = (sorted((d / "sets" / "synthetic").glob("*.png")) for d in (out, tmp_path / "again"))
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+
+
+def test_failures_are_counted_and_subsample_is_seeded(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_OPENFACE_FAILURES", "1")  # frames 2, 3 and the last one fail
+    results = evaluate(data_dir, tmp_path / "run", max_frames=5, seed=3)
+    assert results["protocol"]["pairs"] == 5
+    assert results["detection_failures"] == {"real": 3, "synthetic": 3}
+    scored = [s["frames"] for s in results["scores"]["real"].values() if s is not None]
+    assert max(scored) <= 2  # only 2 of 5 frames were analysed
+    assert "synthetic 3 of 5" in (tmp_path / "run" / "table1.md").read_text()
+
+
+def test_no_detector_writes_the_sets_only(data_dir, tmp_path):
+    results = evaluate(data_dir, tmp_path / "run", detector="none", max_frames=2)
+    assert results["detector"] is None and "table1" not in results
+    assert not (tmp_path / "run" / "table1.md").exists()
+    assert len(list((tmp_path / "run" / "sets" / "synthetic").glob("*.png"))) == 2
+
+
+def test_pairs_stay_within_subject_and_follow_the_seed():
+    index = pd.DataFrame({"subject": ["A"] * 3 + ["B"] * 2 + ["C"], "task": "T1", "frame": [1, 2, 3, 1, 2, 1]})
+    pairs = choose_pairs(index, seed=7)
+    assert pairs["target"].tolist() == [0, 1, 2, 3, 4]  # C has a single frame
+    assert (index["subject"][pairs["source"]].to_numpy() == index["subject"][pairs["target"]].to_numpy()).all()
+    assert (pairs["source"] != pairs["target"]).all()
+    assert pairs.equals(choose_pairs(index, seed=7))
+    assert len(choose_pairs(index, seed=7, max_frames=2)) == 2
+
+
+def test_unknown_labels_keep_the_source_state():
+    target = np.array([1, 0, 9, 9])
+    source = np.array([0, 1, 1, 9])
+    assert synthesis_labels(target, source).tolist() == [1, 0, 1, 0]
+
+
+def test_every_setting_has_a_flag():
+    import evaluate as cli
+    assert set(EvaluationConfig.__dataclass_fields__) <= set(cli.FLAGS)
