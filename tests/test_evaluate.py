@@ -74,9 +74,11 @@ def evaluate(data_dir, out_dir, **changes):
     return run_evaluation(config, synthesizer=region_synthesizer, image_size=SIZE, embedder=pixels)
 
 
-def test_table1_end_to_end(data_dir, tmp_path):
+def test_table1_end_to_end(data_dir, tmp_path, caplog):
+    caplog.set_level("INFO")
     results = evaluate(data_dir, tmp_path / "run")
     out = tmp_path / "run"
+    assert "synthesised: 10/10" in caplog.text and "OpenFace on synthetic: 10/10" in caplog.text
 
     table = pd.read_csv(out / "table1.csv", na_values="-")
     assert table["AU"].tolist() == [*AU_NAMES, "Avg"]
@@ -144,6 +146,15 @@ def test_unknown_labels_keep_the_source_state():
     assert synthesis_labels(target, source).tolist() == [1, 0, 1, 0]
 
 
-def test_every_setting_has_a_flag():
+def test_command_line_reaches_the_library(data_dir, tmp_path, monkeypatch):
     import evaluate as cli
+    from lac_gan.evaluation.openface import OpenFaceError
     assert set(EvaluationConfig.__dataclass_fields__) <= set(cli.FLAGS)
+    monkeypatch.delenv("OPENFACE_BIN", raising=False)
+    cli.FLAGS(["evaluate.py", "--checkpoint", str(tmp_path / "ckpt"), "--data_dir", str(data_dir),
+               "--out_dir", str(tmp_path / "out"), "--openface_bin", str(tmp_path / "nowhere")])
+    try:
+        with pytest.raises(OpenFaceError, match="nowhere"):  # checked before any synthesis
+            cli.main([])
+    finally:
+        cli.FLAGS.unparse_flags()

@@ -114,12 +114,16 @@ def test_detector_runs_feature_extraction_and_counts_failures(tmp_path, monkeypa
 def test_crashing_binary_is_a_clear_error(tmp_path, monkeypatch):
     paths = write_images(tmp_path / "images", 2)
     detector = OpenFaceDetector(str(FAKE_BINARY), tmp_path / "work")
+    detector.predict(paths, "real")  # leaves a CSV that the failing runs below must not read
     monkeypatch.setenv("FAKE_OPENFACE_MODE", "crash")
     with pytest.raises(openface.OpenFaceError, match=r"(?s)FeatureExtraction -fdir .*status 3.*cv::Exception"):
         detector.predict(paths, "real")
     monkeypatch.setenv("FAKE_OPENFACE_MODE", "silent")
     with pytest.raises(openface.OpenFaceError, match="wrote no"):
         detector.predict(paths, "real")
+    monkeypatch.setenv("FAKE_OPENFACE_MODE", "hang")
+    with pytest.raises(openface.OpenFaceError, match="ran past 0.5 s"):
+        OpenFaceDetector(str(FAKE_BINARY), tmp_path / "work", timeout_s=0.5).predict(paths, "real")
 
 
 def test_missing_binary_is_a_clear_error(tmp_path, monkeypatch):

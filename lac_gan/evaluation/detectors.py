@@ -9,7 +9,6 @@ from __future__ import annotations
 import abc
 import logging
 import shlex
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,11 +81,7 @@ class OpenFaceDetector(AUDetector):
         command = openface.feature_extraction_command(self.binary, input_dir, out_dir, self.extra_args)
         self.commands.append(shlex.join(command))
         logging.info("OpenFace on %d %s images: %s", len(image_paths), set_name, shlex.join(command))
-        start = time.monotonic()
-        csv_path = openface.run_feature_extraction(command, out_dir, self.timeout_s)
-        seconds = time.monotonic() - start
-        logging.info("OpenFace %s: %d images in %.1f s (%.1f images/s)", set_name, len(image_paths),
-                     seconds, len(image_paths) / max(seconds, 1e-9))
+        csv_path = openface.run_feature_extraction(command, out_dir, len(image_paths), self.timeout_s)
         return _detections_from_csv(csv_path, image_paths, self.min_confidence, shlex.join(command))
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from lac_gan.au_table import AU_NUMBERS, NUM_AUS
+from lac_gan.evaluation.progress import Progress
 
 # A row is a detection failure when `success` is 0 or `confidence` is below this (openface.md: a
 # 45-degree face was fitted with confidence 0.017 while good fits score about 0.9-0.98).
@@ -23,6 +26,7 @@ DEFAULT_MIN_CONFIDENCE = 0.8
 # For still images OpenFace needs its static AU models; -aus keeps the CSV to the AU columns.
 FEATURE_EXTRACTION_FLAGS = ("-aus", "-au_static")
 STDERR_TAIL_CHARS = 2000
+POLL_S = 0.2  # how often a running FeatureExtraction is checked on
 
 
 def occurrence_column(au_number: int) -> str:
@@ -104,29 +108,50 @@ def feature_extraction_command(binary: str, image_dir: Path, out_dir: Path, extr
             *shlex.split(extra_args)]
 
 
-def run_feature_extraction(command: list[str], out_dir: Path, timeout_s: float | None = None) -> Path:
+def run_feature_extraction(command: list[str], out_dir: Path, num_images: int,
+                           timeout_s: float | None = None) -> Path:
     """Run `command` (from `feature_extraction_command`) and return the CSV it wrote.
 
-    FeatureExtraction names its CSV after the input folder. A non-zero exit, a crash or a missing
+    FeatureExtraction names its CSV after the input folder and appends a row per frame, so the
+    rows written so far are logged as progress. A non-zero exit, a crash, a time-out or a missing
     CSV raises `OpenFaceError` with the command and the tail of its stderr.
     """
     image_dir = Path(command[command.index("-fdir") + 1])
-    printable = shlex.join(command)
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
-    except OSError as error:
-        raise OpenFaceError(f"could not start `{printable}`: {error}") from error
-    except subprocess.TimeoutExpired as error:
-        raise OpenFaceError(f"`{printable}` ran past {timeout_s} s") from error
-    stderr_tail = (result.stderr or "")[-STDERR_TAIL_CHARS:]
-    if result.returncode != 0:
-        raise OpenFaceError(f"`{printable}` exited with status {result.returncode}; stderr ends with:\n"
-                            f"{stderr_tail}")
     csv_path = Path(out_dir) / f"{image_dir.name}.csv"
+    csv_path.unlink(missing_ok=True)  # never read a previous run's output
+    printable = shlex.join(command)
+    progress = Progress(f"OpenFace on {image_dir.parent.name}", num_images)
+    with tempfile.TemporaryFile("w+") as stderr:
+        try:
+            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+        except OSError as error:
+            raise OpenFaceError(f"could not start `{printable}`: {error}") from error
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while process.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                raise OpenFaceError(f"`{printable}` ran past {timeout_s} s")
+            time.sleep(POLL_S)
+            progress.advance_to(_rows_written(csv_path))
+        stderr.seek(0)
+        stderr_tail = stderr.read()[-STDERR_TAIL_CHARS:]
+    if process.returncode != 0:
+        raise OpenFaceError(f"`{printable}` exited with status {process.returncode}; stderr ends with:\n"
+                            f"{stderr_tail}")
     if not csv_path.is_file():
         raise OpenFaceError(f"`{printable}` exited normally but wrote no {csv_path}; stderr ends with:\n"
                             f"{stderr_tail}")
+    progress.advance_to(num_images)
     return csv_path
+
+
+def _rows_written(csv_path: Path) -> int:
+    """Data rows in a CSV being written (0 before it exists)."""
+    if not csv_path.is_file():
+        return 0
+    with csv_path.open("rb") as handle:
+        return max(sum(1 for _ in handle) - 1, 0)
 
 
 FILENAME_COLUMNS = ("filename", "file", "image", "path")

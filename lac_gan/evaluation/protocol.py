@@ -32,6 +32,7 @@ from lac_gan.evaluation import detectors as detectors_lib
 from lac_gan.evaluation import figures, metrics, report
 from lac_gan.evaluation.figures import to_uint8
 from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE
+from lac_gan.evaluation.progress import Progress
 
 # A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1)
 # -> images [B,S,S,3] in [-1,1]; `lac_gan.synthesis.Synthesizer` is one.
@@ -42,7 +43,6 @@ Embedder = Callable[[np.ndarray], np.ndarray]
 SET_NAMES = ("real", "synthetic")
 # The deepest layer keras-vggface's no-top weights have: the identity descriptor compared.
 IDENTITY_LAYER = "conv5_3"
-PROGRESS_INTERVAL_S = 10.0
 _METADATA_FEATURES = {k: record_schema.FEATURES[k] for k in ("labels", "subject", "task", "frame")}
 
 
@@ -64,23 +64,6 @@ class EvaluationConfig:
     batch_size: int = 16
     identity_weights: str | None = None
     figure_faces: int = 3
-
-
-class Progress:
-    """Logs count, rate and ETA at most every PROGRESS_INTERVAL_S seconds, and at the end."""
-
-    def __init__(self, what: str, total: int):
-        self.what, self.total, self.done = what, total, 0
-        self.start = self.last_log = time.monotonic()
-
-    def update(self, count: int) -> None:
-        self.done += count
-        now = time.monotonic()
-        if now - self.last_log >= PROGRESS_INTERVAL_S or self.done >= self.total:
-            self.last_log = now
-            rate = self.done / max(now - self.start, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-            logging.info("%s: %d/%d (%.1f/s, ETA %.0f s)", self.what, self.done, self.total, rate, eta)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,25 +269,28 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
     """The whole protocol; writes table1.md, table1.csv, results.json, the sets and the figures
     under `config.out_dir` and returns what results.json holds.
 
-    `synthesizer` (with its `image_size`), `detector` and `embedder` are built from `config` unless
-    given (tests inject small ones).
+    `synthesizer` (and its `image_size`, read from its config when not given), `detector` and
+    `embedder` are built from `config` unless given (tests inject small ones).
     """
     started = time.time()
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if synthesizer is None:
-        from lac_gan.synthesis import load_synthesizer  # TensorFlow model code, only when needed
-        synthesizer = load_synthesizer(config.checkpoint)
-        image_size = synthesizer.config.image_size
     manifest = read_manifest(config.data_dir)
-    if image_size != manifest["image_size"]:
-        raise ValueError(f"the synthesiser works on {image_size}px faces but {config.data_dir} holds "
-                         f"{manifest['image_size']}px ones")
+    # Everything that can fail on a flag is built before the long synthesis pass.
     if detector is None:
         detector = detectors_lib.build_detector(
             config.detector, work_dir=out_dir / "detector", openface_bin=config.openface_bin,
             openface_args=config.openface_args, precomputed_real=config.precomputed_real,
             precomputed_synthetic=config.precomputed_synthetic, min_confidence=config.min_confidence)
+    if synthesizer is None:
+        if not config.checkpoint:
+            raise ValueError("no synthesiser: pass --checkpoint (a training logdir or checkpoint)")
+        from lac_gan.synthesis import load_synthesizer  # the model code, only when needed
+        synthesizer = load_synthesizer(config.checkpoint)
+    image_size = image_size or synthesizer.config.image_size
+    if image_size != manifest["image_size"]:
+        raise ValueError(f"the synthesiser works on {image_size}px faces but {config.data_dir} holds "
+                         f"{manifest['image_size']}px ones")
     if embedder is None and config.identity_weights:
         embedder = vggface_embedder(config.identity_weights, image_size)
 
@@ -317,15 +303,11 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
     outcome = synthesise_sets(files, image_size, index, pairs, synthesizer, out_dir, config.batch_size,
                               embedder, config.figure_faces)
     figure_paths = figures.write_figures(outcome.figure_faces, synthesizer, out_dir / "figures")
-
     labels = index[list(AU_NAMES)].to_numpy()[pairs["target"].to_numpy()]
     scored = detect_and_score(detector, out_dir, labels) if detector is not None else None
+
     results = {
-        "protocol": {**dataclasses.asdict(config), "test_part": fold_parts(config.fold, manifest["parts"])[1],
-                     "image_size": image_size, "frames_in_test_part": len(index),
-                     "frames_without_partner": int((index.groupby("subject")["frame"].transform("size") == 1).sum()),
-                     "pairs": len(pairs),
-                     "unknown_label_rule": UNKNOWN_LABEL_RULE},
+        "protocol": {**dataclasses.asdict(config), **protocol_facts(config, manifest, index, pairs, image_size)},
         "detector": None if detector is None else {
             "name": detector.name, "covered_aus": [n for n, c in zip(AU_NAMES, detector.covered_aus) if c],
             "min_confidence": config.min_confidence,
@@ -340,6 +322,15 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
     }
     report.write_report(out_dir, results, scored)
     return results
+
+
+def protocol_facts(config: EvaluationConfig, manifest: dict, index: pd.DataFrame, pairs: pd.DataFrame,
+                   image_size: int) -> dict:
+    """What the run evaluated, beyond its settings."""
+    frames_per_subject = index.groupby("subject")["frame"].transform("size")
+    return {"test_part": fold_parts(config.fold, manifest["parts"])[1], "image_size": image_size,
+            "frames_in_test_part": len(index), "frames_without_partner": int((frames_per_subject == 1).sum()),
+            "pairs": len(pairs), "unknown_label_rule": UNKNOWN_LABEL_RULE}
 
 
 def pair_records(index: pd.DataFrame, pairs: pd.DataFrame) -> list[dict]:
