@@ -60,7 +60,8 @@ class FaceDetector:
 
     def __init__(self, detect_size: int = DETECT_SIZE):
         from mtcnn import MTCNN  # imported here: TensorFlow start-up cost only where detection is used
-        self._pnet, self._rnet, self._onet = MTCNN().stages
+        self._stages = MTCNN().stages
+        self._pnet, self._rnet, self._onet = self._stages
         self.detect_size = detect_size
 
     def _normalised(self, image: np.ndarray) -> tuple[np.ndarray, float]:

@@ -30,8 +30,10 @@ CSV_AUS = (1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 
 class Bp4dTree:
     images: Path
     labels: Path
-    # (subject, task, frame) -> the 12 labels the converter must write
+    # (subject, task, frame) -> the 12 labels, for every labelled frame that has an image file
     expected_labels: dict[tuple[str, str, int], tuple[int, ...]] = field(default_factory=dict)
+    # the labelled frames (with image file) that cannot be written: corrupt image, no face
+    unwritable: set[tuple[str, str, int]] = field(default_factory=set)
     # frame-level skip reasons -> count, video-level reasons -> count
     frame_skips: dict[str, int] = field(default_factory=dict)
     video_skips: dict[str, int] = field(default_factory=dict)
@@ -79,15 +81,16 @@ def build_bp4d_tree(root: Path, astronaut: np.ndarray, shared_dir: Path | None =
     rows = _labelled_video(tree, "F001", "T1", {f: face for f in range(2440, 2444)})
     video = tree.images / "F001" / "T1"
     _save(Image.fromarray(face).convert("L"), video / "2444.jpg")
-    tree.expected_labels[("F001", "T1", 2444)] = tuple(_labels_for(2444)[au] for au in AU_NUMBERS)
     _save(Image.fromarray(face).convert("RGBA"), video / "2445.png")
-    tree.expected_labels[("F001", "T1", 2445)] = tuple(_labels_for(2445)[au] for au in AU_NUMBERS)
     buffer = io.BytesIO()
     Image.fromarray(face).save(buffer, format="JPEG")
     (video / "2446.jpg").write_bytes(buffer.getvalue()[:600])  # truncated: a corrupt JPEG
     _save(np.full((256, 256, 3), 128, np.uint8), video / "2447.jpg")  # no face
     _save(face, video / "2450.jpg")  # an image the CSV does not list
-    rows += [_csv_row(f, _labels_for(f)) for f in (2444, 2445, 2446, 2447)]
+    for frame in (2444, 2445, 2446, 2447):
+        rows.append(_csv_row(frame, _labels_for(frame)))
+        tree.expected_labels[("F001", "T1", frame)] = tuple(_labels_for(frame)[au] for au in AU_NUMBERS)
+    tree.unwritable = {("F001", "T1", 2446), ("F001", "T1", 2447)}
     rows.append(_csv_row(2448, _labels_for(2448)))  # a row without image
     rows.append(",".join(["2449", "x", *["0"] * (len(CSV_AUS) - 1)]))  # non-numeric cell
     _write_csv(tree.labels / "F001_T1.csv", rows)
@@ -101,8 +104,7 @@ def build_bp4d_tree(root: Path, astronaut: np.ndarray, shared_dir: Path | None =
     _write_csv(tree.labels / "F007_T3.csv", _labelled_video(tree, "F007", "T3", {5: face[:, ::-1], 6: face}))
 
     # Video-level flaws.
-    _save(face, tree.images / "F099" / "T1" / "1.jpg")
-    _write_csv(tree.labels / "F099_T1.csv", [_csv_row(1, _labels_for(1))])
+    _write_csv(tree.labels / "F099_T1.csv", _labelled_video(tree, "F099", "T1", {1: face}))
     _save(face, tree.images / "F001" / "T2" / "1.jpg")
     _write_csv(tree.labels / "F002_T1.csv", [_csv_row(1, _labels_for(1))])
     _save(face, tree.images / "F003" / "T1" / "1.jpg")
