@@ -20,9 +20,10 @@ class Progress:
 
     def advance_to(self, done: int) -> None:
         """`done` items are done in all."""
+        finishing = self.done < self.total <= done
         self.done = done
         now = time.monotonic()
-        if now - self.last_log >= self.interval_s or self.done >= self.total:
+        if finishing or (now - self.last_log >= self.interval_s and done < self.total):
             self.last_log = now
             rate = self.done / max(now - self.start, 1e-9)
             eta = f"{(self.total - self.done) / rate:.0f} s" if rate > 0 else "unknown"
