@@ -81,7 +81,8 @@ class OpenFaceDetector(AUDetector):
         command = openface.feature_extraction_command(self.binary, input_dir, out_dir, self.extra_args)
         self.commands.append(shlex.join(command))
         logging.info("OpenFace on %d %s images: %s", len(image_paths), set_name, shlex.join(command))
-        csv_path = openface.run_feature_extraction(command, out_dir, len(image_paths), self.timeout_s)
+        csv_path = openface.run_feature_extraction(command, out_dir, len(image_paths), self.timeout_s,
+                                                   label=f"OpenFace on {set_name}")
         return _detections_from_csv(csv_path, image_paths, self.min_confidence, shlex.join(command))
 
 

@@ -25,7 +25,7 @@ DEFAULT_MIN_CONFIDENCE = 0.8
 
 # For still images OpenFace needs its static AU models; -aus keeps the CSV to the AU columns.
 FEATURE_EXTRACTION_FLAGS = ("-aus", "-au_static")
-STDERR_TAIL_CHARS = 2000
+OUTPUT_TAIL_CHARS = 2000
 POLL_S = 0.2  # how often a running FeatureExtraction is checked on
 
 
@@ -109,41 +109,52 @@ def feature_extraction_command(binary: str, image_dir: Path, out_dir: Path, extr
 
 
 def run_feature_extraction(command: list[str], out_dir: Path, num_images: int,
-                           timeout_s: float | None = None) -> Path:
+                           timeout_s: float | None = None, label: str = "OpenFace") -> Path:
     """Run `command` (from `feature_extraction_command`) and return the CSV it wrote.
 
     FeatureExtraction names its CSV after the input folder and appends a row per frame, so the
-    rows written so far are logged as progress. A non-zero exit, a crash, a time-out or a missing
-    CSV raises `OpenFaceError` with the command and the tail of its stderr.
+    rows written so far are logged as progress, under `label`. A non-zero exit, a crash, a time-out or a missing
+    CSV raises `OpenFaceError` with the command and the tail of its output (OpenFace prints most
+    of its errors to stdout, so both streams are kept).
     """
     image_dir = Path(command[command.index("-fdir") + 1])
     csv_path = Path(out_dir) / f"{image_dir.name}.csv"
     csv_path.unlink(missing_ok=True)  # never read a previous run's output
     printable = shlex.join(command)
-    progress = Progress(f"OpenFace on {image_dir.parent.name}", num_images)
-    with tempfile.TemporaryFile("w+") as stderr:
+    with tempfile.TemporaryFile("w+") as output:
         try:
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
         except OSError as error:
             raise OpenFaceError(f"could not start `{printable}`: {error}") from error
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        while process.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                process.kill()
-                process.wait()
-                raise OpenFaceError(f"`{printable}` ran past {timeout_s} s")
-            time.sleep(POLL_S)
-            progress.advance_to(_rows_written(csv_path))
-        stderr.seek(0)
-        stderr_tail = stderr.read()[-STDERR_TAIL_CHARS:]
+        _wait(process, csv_path, Progress(label, num_images), timeout_s, printable)
+        output.seek(0)
+        tail = output.read()[-OUTPUT_TAIL_CHARS:]
     if process.returncode != 0:
-        raise OpenFaceError(f"`{printable}` exited with status {process.returncode}; stderr ends with:\n"
-                            f"{stderr_tail}")
+        how = (f"was killed by signal {-process.returncode}" if process.returncode < 0
+               else f"exited with status {process.returncode}")
+        raise OpenFaceError(f"`{printable}` {how}; its output ends with:\n{tail}")
     if not csv_path.is_file():
-        raise OpenFaceError(f"`{printable}` exited normally but wrote no {csv_path}; stderr ends with:\n"
-                            f"{stderr_tail}")
-    progress.advance_to(num_images)
+        raise OpenFaceError(f"`{printable}` exited normally but wrote no {csv_path}; its output ends "
+                            f"with:\n{tail}")
     return csv_path
+
+
+def _wait(process: subprocess.Popen, csv_path: Path, progress: Progress, timeout_s: float | None,
+          printable: str) -> None:
+    """Waits for `process`, logging progress from the CSV's rows; kills it past `timeout_s`."""
+    start = last_count = time.monotonic()
+    while process.poll() is None:
+        time.sleep(POLL_S)
+        now = time.monotonic()
+        if timeout_s is not None and now - start > timeout_s:
+            process.kill()
+            process.wait()
+            raise OpenFaceError(f"`{printable}` ran past {timeout_s} s")
+        if now - last_count >= progress.interval_s:  # counting rows reads the whole CSV
+            last_count = now
+            progress.advance_to(_rows_written(csv_path))
+    if process.returncode == 0:
+        progress.advance_to(progress.total)
 
 
 def _rows_written(csv_path: Path) -> int:
