@@ -5,6 +5,8 @@ line does; the quicker ones inject a test double with its call signature (Eq. 2 
 region brightened or darkened). The detector is OpenFace's subprocess path with the stand-in binary.
 """
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -169,15 +171,26 @@ def test_unknown_labels_keep_the_source_state():
     assert synthesis_labels(target, source).tolist() == [1, 0, 1, 0]
 
 
-def test_command_line_reaches_the_library(data_dir, tmp_path, monkeypatch):
-    import evaluate as cli
+def test_command_line(data_dir, checkpoint, tmp_path):
+    # A subprocess: evaluate.py's flags would clash with other CLIs' flags imported by other tests.
+    command = [sys.executable, str(REPO / "evaluate.py"), "--checkpoint", checkpoint, "--data_dir", str(data_dir),
+               "--fold", "1", "--detector", "openface", "--openface_bin", str(FAKE_BINARY),
+               "--openface_args=-mloc model/main_clnf_general.txt", "--out_dir", str(tmp_path / "out"),
+               "--max_frames", "3", "--seed", "5", "--batch_size", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["protocol"]["seed"] == 5 and results["protocol"]["pairs"] == 3
+    assert results["protocol"]["openface_args"] == "-mloc model/main_clnf_general.txt"
+    assert results["detector"]["provenance"]["real"].endswith("-aus -au_static -mloc model/main_clnf_general.txt")
+    assert "synthesised: 3/3" in result.stderr
+
+
+def test_missing_openface_fails_before_synthesis(data_dir, tmp_path, monkeypatch):
     from lac_gan.evaluation.openface import OpenFaceError
-    assert set(EvaluationConfig.__dataclass_fields__) <= set(cli.FLAGS)
     monkeypatch.delenv("OPENFACE_BIN", raising=False)
-    cli.FLAGS(["evaluate.py", "--checkpoint", str(tmp_path / "ckpt"), "--data_dir", str(data_dir),
-               "--out_dir", str(tmp_path / "out"), "--openface_bin", str(tmp_path / "nowhere")])
-    try:
-        with pytest.raises(OpenFaceError, match="nowhere"):  # checked before any synthesis
-            cli.main([])
-    finally:
-        cli.FLAGS.unparse_flags()
+
+    def never_called(*args):
+        raise AssertionError("synthesised although the detector cannot run")
+    with pytest.raises(OpenFaceError, match="nowhere"):
+        evaluate(data_dir, tmp_path / "out", synthesizer=never_called, openface_bin=str(tmp_path / "nowhere"))
