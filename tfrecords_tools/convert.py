@@ -207,6 +207,7 @@ def convert_video(job: Job, converter: FrameConverter, on_frame) -> dict:
     positives, known = np.zeros(len(AU_NAMES), int), np.zeros(len(AU_NAMES), int)
     written = 0
     converter.start_video()
+    started = time.monotonic()
     partial = shard.with_name(shard.name + PARTIAL_SUFFIX)
     import tensorflow as tf
     with tf.io.TFRecordWriter(str(partial)) as writer:
@@ -231,6 +232,7 @@ def convert_video(job: Job, converter: FrameConverter, on_frame) -> dict:
         "au_positives": positives.tolist(), "au_known": known.tolist(),
         "full_detections": tracker.full_detections if tracker else 0,
         "onet_refinements": tracker.refinements if tracker else 0,
+        "seconds": round(time.monotonic() - started, 3),
     }
     write_json_atomic(sidecar_path(shard), stats)  # before the rename: a finished shard always has one
     os.replace(partial, shard)
@@ -409,6 +411,7 @@ def build_manifest(parts: dict[str, list[str]], settings: Settings, results: dic
             "aligned_by_mtcnn_despite_landmarks_root": fallbacks.to_dict(),
             "full_detections": sum(s["full_detections"] for s in sidecars),
             "onet_refinements": sum(s["onet_refinements"] for s in sidecars),
+            "worker_seconds": round(sum(s["seconds"] for s in sidecars), 1),
         },
         "videos": {"converted": len(sidecars), "skipped": videos.to_dict()},
         "unlabelled_images": {"total": sum(s["unlabelled_images"] for s in sidecars),
