@@ -17,7 +17,8 @@ flags.DEFINE_integer("fold", 1, "JAA-Net fold (1-3); its test part is evaluated.
 flags.DEFINE_enum("detector", "openface", DETECTOR_NAMES,
                   "AU detector: openface, precomputed (CSV files), or none (write the sets only).")
 flags.DEFINE_string("openface_bin", None, "OpenFace 2.x FeatureExtraction executable (else $OPENFACE_BIN).")
-flags.DEFINE_string("openface_args", "", "Extra FeatureExtraction arguments, e.g. '-mloc model/main_clnf_general.txt'.")
+flags.DEFINE_string("openface_args", "", "Extra FeatureExtraction arguments (shell-split), e.g. "
+                    "'-mloc model/main_clnf_general.txt'.")
 flags.DEFINE_float("min_confidence", DEFAULT_MIN_CONFIDENCE,
                    "Detections below this confidence (or with success 0) are counted as failures.")
 flags.DEFINE_string("precomputed_real", None, "CSV of detector outputs on the real set (--detector precomputed).")
