@@ -46,6 +46,16 @@ def _shard_bytes(out_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out_dir)): p.read_bytes() for p in sorted(out_dir.glob("*/*.tfrecord"))}
 
 
+def _assert_same_records(ours: dict, reference: dict, atol: float) -> None:
+    assert ours.keys() == reference.keys()
+    for key, record in ours.items():
+        for name, value in record.items():
+            if np.asarray(value).dtype.kind == "f":
+                np.testing.assert_allclose(value, reference[key][name], atol=atol, err_msg=f"{key} {name}")
+            else:
+                np.testing.assert_array_equal(value, reference[key][name], err_msg=f"{key} {name}")
+
+
 def _converted(tree) -> dict:
     return {k: v for k, v in tree.expected_labels.items() if k[0] != "F099"}
 
@@ -208,11 +218,11 @@ def test_cli_with_two_worker_processes_matches_the_in_process_run(tree, baseline
     manifest = read_manifest(out)
     assert manifest["frames"]["written"] == baseline[1]["frames"]["written"]
     assert "--workers=2" in manifest["command"]
+    # One TF thread per worker may round differently: the same records up to a fraction of a pixel.
     ours, reference = _records(out), _records(baseline[0])
-    assert ours.keys() == reference.keys()
-    for key, record in ours.items():
-        np.testing.assert_array_equal(record["labels"], reference[key]["labels"])
-        np.testing.assert_allclose(record["landmarks5"], reference[key]["landmarks5"], atol=0.25)
+    for record in (*ours.values(), *reference.values()):
+        record.pop("image")
+    _assert_same_records(ours, reference, atol=0.25)
 
 
 def test_cli_misconfiguration_is_a_message_not_a_traceback(tmp_path):
@@ -220,3 +230,23 @@ def test_cli_misconfiguration_is_a_message_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert "expected" in result.stderr and "<Subject>/<Task>/<frame>.jpg" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_killed_cli_run_resumes_to_the_same_shards(tree, baseline, tmp_path):
+    """SIGKILL the converter as soon as its first shard is finished, run again, compare."""
+    import signal
+    import time
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+    process = subprocess.Popen([sys.executable, "-m", "tfrecords_tools.convert", f"--bp4d_root={tree.images}",
+                                f"--labels_root={tree.labels}", f"--out_dir={out}", "--workers=1",
+                                f"--image_size={SIZE}"], env=env, cwd=REPO, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*/*.tfrecord")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(list(out.glob("*/*.tfrecord"))) == 1 and not (out / "manifest.json").exists()
+    convert.convert(str(tree.images), str(tree.labels), str(out), settings=SETTINGS)
+    # Content, not bytes: protobuf may serialise the feature map in another order in another process.
+    _assert_same_records(_records(out), _records(baseline[0]), atol=1e-4)

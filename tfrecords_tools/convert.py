@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -308,10 +310,14 @@ def run_jobs(jobs: list[Job], workers: int, settings: Settings) -> dict[str, tup
             for name, stats, error in map(_run_job, todo):
                 results[name] = (stats, error)
         else:
-            with context.Pool(min(workers, len(todo)), initializer=_init_worker,
-                              initargs=(settings, frames_done, True)) as pool:
-                for name, stats, error in pool.imap_unordered(_run_job, todo):
+            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, initializer=_init_worker,
+                                     initargs=(settings, frames_done, True)) as pool:
+                for future in as_completed([pool.submit(_run_job, job) for job in todo]):
+                    name, stats, error = future.result()
                     results[name] = (stats, error)
+    except BrokenProcessPool as error:  # a worker was killed (out of memory?): nothing to count, stop
+        raise ConvertError("a worker process died (killed, out of memory?); finished shards are kept: run "
+                           "the same command again to convert the rest") from error
     finally:
         progress.stopped.set()
         progress.report()
