@@ -157,11 +157,20 @@ def test_failures_are_counted_and_subsample_is_seeded(data_dir, tmp_path, monkey
     assert "synthetic 3 of 5" in (tmp_path / "run" / "table1.md").read_text()
 
 
-def test_no_detector_writes_the_sets_only(data_dir, tmp_path):
-    results = evaluate(data_dir, tmp_path / "run", detector="none", max_frames=2)
+def test_no_detector_writes_the_sets_only_and_identity_uses_vggface(data_dir, tmp_path):
+    from lac_gan import vggface
+    rng = np.random.default_rng(0)
+    weights = {name: [rng.normal(0, 0.05, kernel).astype(np.float32), np.zeros(bias, np.float32)]
+               for name, (kernel, bias) in vggface.conv_layer_shapes().items()}
+    vggface.write_weights(tmp_path / vggface.WEIGHTS_FILE_NAME, weights)
+    config = EvaluationConfig(data_dir=str(data_dir), out_dir=str(tmp_path / "run"), detector="none",
+                              max_frames=2, figure_faces=0,
+                              identity_weights=str(tmp_path / vggface.WEIGHTS_FILE_NAME))
+    results = run_evaluation(config, synthesizer=region_synthesizer, image_size=SIZE)
     assert results["detector"] is None and "table1" not in results
     assert not (tmp_path / "run" / "table1.md").exists()
     assert len(list((tmp_path / "run" / "sets" / "synthetic").glob("*.png"))) == 2
+    assert results["identity"]["pairs"] == 2 and -1 <= results["identity"]["mean_cosine_similarity"] <= 1
 
 
 def test_pairs_stay_within_subject_and_follow_the_seed():
