@@ -17,7 +17,6 @@ import tensorflow as tf
 from lac_gan.au_table import NUM_AUS
 from lac_gan.config import LacGanConfig
 
-WEIGHT_INIT_STDDEV = 0.02  # DCGAN / CAAE initialisation
 LEAKY_SLOPE = 0.2
 
 
@@ -78,8 +77,10 @@ def encoded_side(image_size: int, layers: int = 5) -> int:
     return side
 
 
-def _kernel_init():
-    return keras.initializers.TruncatedNormal(stddev=WEIGHT_INIT_STDDEV)
+def _he_init(fan_in: int):
+    """He-normal for one AU's layer (Keras would count the AU axis into the fan-in). Chosen over
+    DCGAN's N(0, 0.02), which at the tiny preset's widths shrinks signals to ~0 through 5 layers."""
+    return keras.initializers.TruncatedNormal(stddev=math.sqrt(2.0 / fan_in) / 0.87962566)
 
 
 # ---------------------------------------------------------- per-AU layers ------------------------
@@ -99,7 +100,7 @@ class PerAUConv2D(keras.layers.Layer):
         self.kernel_size, self.strides, self.transpose = kernel_size, strides, transpose
         k = kernel_size
         self.kernel = self.add_weight(name="kernel", shape=(NUM_AUS, k, k, in_channels, out_channels),
-                                      initializer=_kernel_init())
+                                      initializer=_he_init(k * k * in_channels))
         self.bias = self.add_weight(name="bias", shape=(NUM_AUS, out_channels), initializer="zeros")
 
     def _grouped_kernel(self, a: int, b: int) -> tf.Tensor:
@@ -130,7 +131,7 @@ class PerAUDense(keras.layers.Layer):
     def __init__(self, in_units: int, out_units: int, **kwargs):
         super().__init__(**kwargs)
         self.kernel = self.add_weight(name="kernel", shape=(NUM_AUS, in_units, out_units),
-                                      initializer=_kernel_init())
+                                      initializer=_he_init(in_units))
         self.bias = self.add_weight(name="bias", shape=(NUM_AUS, out_units), initializer="zeros")
 
     def call(self, x):
@@ -244,10 +245,10 @@ class GlobalDiscriminator(keras.Model):
     def __init__(self, config: LacGanConfig, **kwargs):
         super().__init__(**kwargs)
         self.convs = [keras.layers.Conv2D(c, config.kernel_size, strides=2, padding="same",
-                                          kernel_initializer=_kernel_init(), name=f"conv{j + 1}")
+                                          kernel_initializer="he_normal", name=f"conv{j + 1}")
                       for j, c in enumerate(config.global_disc_channels)]
         self.flatten = keras.layers.Flatten()
-        self.logit = keras.layers.Dense(1, kernel_initializer=_kernel_init(), name="fc")
+        self.logit = keras.layers.Dense(1, kernel_initializer="he_normal", name="fc")
 
     def call(self, images):
         x = images

@@ -1,0 +1,358 @@
+"""LAC-GAN training: one train step (Eq. 3-10), the loop, TensorBoard summaries and checkpoints.
+
+`run_training(config, options)` is what `train.py` (and any later CLI) calls. One step:
+  1. sample target labels l^t (Bernoulli per AU) and prior samples z ~ U(-1, 1) from the
+     checkpointed tf.random.Generator;
+  2. one forward pass: regions (Eq. 1), z = G_en(regions), a reconstruction pass G_de(z, l^s)
+     (Eq. 5, source labels) and an editing pass G_de(z, l^t) composed into X^t (Eq. 2), and every
+     discriminator on real and generated inputs;
+  3. generator and discriminator gradients from that same forward pass (pix2pix style), applied
+     discriminators first, then generator.
+Losses are averaged over the global batch, so Mirrored / MultiWorkerMirrored training matches
+single-device training.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tensorflow.core.framework import summary_pb2
+
+from lac_gan import attention, dataset, losses
+from lac_gan.au_table import AU_NAMES, NUM_AUS
+from lac_gan.checkpoints import CHECKPOINT_PREFIX
+from lac_gan.config import CONFIG_FILE_NAME, LacGanConfig
+from lac_gan.models import LacGanModels
+from lac_gan.synthesis import edit_faces
+from lac_gan.vggface import VggFaceFeatures
+
+PER_AU_TERMS = ("pixel", "adv_z", "adv_au", "label", "d_z", "d_au", "d_label")
+PRECISIONS = {"float32": "float32", "fp16": "mixed_float16", "bf16": "mixed_bfloat16"}
+
+
+@dataclasses.dataclass
+class TrainingOptions:
+    data_dir: str
+    logdir: str
+    fold: int = 1
+    steps: int = 1000  # the global step to stop at (a resumed run continues up to it)
+    identity_weights: str | None = None  # VGG-Face .h5, or None: identity loss off
+    precision: str = "float32"  # float32 | fp16 | bf16 (mixed precision)
+    xla: bool = False
+    strategy: str = "default"  # default | mirrored | multi_worker
+    resume: bool = False
+    seed: int = 0
+    log_every: int = 10
+    image_every: int = 100
+    checkpoint_every: int = 500
+    max_checkpoints: int = 5
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"unknown strategy {name!r}; choose default, mirrored or multi_worker")
+
+
+def make_optimizer(config: LacGanConfig, precision: str) -> keras.optimizers.Optimizer:
+    optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.adam_beta_1,
+                                      beta_2=config.adam_beta_2)
+    return keras.optimizers.LossScaleOptimizer(optimizer) if precision == "fp16" else optimizer
+
+
+def global_mean(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
+    """Sum over this replica's examples / global batch: summed over replicas it is the global mean."""
+    return tf.reduce_sum(tf.cast(per_example, tf.float32), axis=0) / global_batch_size
+
+
+def generated_regions(generated: tf.Tensor, attention_maps: tf.Tensor) -> tf.Tensor:
+    """The generated AU ROI A_i x G_AU_i(...) [12, B, S, S, 3]: the part of a CARG's output that
+    Eq. 2 uses, compared with the real ROI A_i x X^s (Eq. 1) by Eq. 5 and the local discriminator."""
+    maps = tf.transpose(tf.cast(attention_maps, generated.dtype), [3, 0, 1, 2])[..., None]
+    return maps * generated
+
+
+class LacGanTrainer:
+    """All networks, both optimizers, the step counter and the RNG, plus the distributed train step."""
+
+    def __init__(self, config: LacGanConfig, strategy: tf.distribute.Strategy, *, seed: int,
+                 identity_features: VggFaceFeatures | None = None, precision: str = "float32",
+                 xla: bool = False):
+        self.config, self.strategy, self.precision = config, strategy, precision
+        self.identity_features = identity_features
+        with strategy.scope():
+            self.models = LacGanModels(config)
+            self.generator_optimizer = make_optimizer(config, precision)
+            self.discriminator_optimizer = make_optimizer(config, precision)
+            self.generator_optimizer.build(self.models.generator_variables)
+            self.discriminator_optimizer.build(self.models.discriminator_variables)
+            self.rng = tf.random.Generator.from_seed(seed)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.checkpoint = tf.train.Checkpoint(
+            generator=self.models.generator, latent_discriminators=self.models.latent_discriminator,
+            local_au_discriminators=self.models.local_discriminator,
+            global_discriminator=self.models.global_discriminator,
+            generator_optimizer=self.generator_optimizer,
+            discriminator_optimizer=self.discriminator_optimizer, step=self.step, rng=self.rng)
+        self._losses_and_gradients = tf.function(self._losses_and_gradients_impl, jit_compile=xla or None)
+        self.train_step = tf.function(self._train_step_impl)
+
+    # ------------------------------------------------------------------ one step ---------------
+
+    def _sample(self, batch_size):
+        """Target labels l^t [B, 12] in {0, 1} and latent prior samples [B, 12, N_z] ~ U(-1, 1)."""
+        targets = self.rng.uniform([batch_size, NUM_AUS]) < self.config.target_label_probability
+        prior = self.rng.uniform([batch_size, NUM_AUS, self.config.z_dim], -1.0, 1.0)
+        return tf.cast(targets, tf.int32), prior
+
+    def _identity(self, composed, images):
+        if self.identity_features is None:
+            return tf.zeros(tf.shape(images)[:1])
+        reference = [tf.stop_gradient(f) for f in self.identity_features(images)]
+        return losses.identity_loss(self.identity_features(composed), reference,
+                                    self.config.identity_layer_weights)
+
+    def _forward(self, batch, targets, prior):
+        """Every network on one batch -> per-example loss terms (dict of [B] or [B, 12])."""
+        c, m = self.config, self.models
+        images, maps, known = batch["image"], batch["attention_maps"], batch["known_mask"]
+        # Reconstruction needs a true label: unknown (9) AUs get the target instead, and weight 0.
+        source_labels = tf.where(known, batch["labels"], targets)
+        regions = attention.au_regions(images, maps)
+        z = m.generator.encode(regions)
+        reconstructed = m.generator.decode(z, source_labels)
+        edited = tf.cast(m.generator.decode(z, targets), tf.float32)
+        composed = attention.compose(images, edited, maps)
+        edited_regions = generated_regions(edited, maps)
+
+        real_au_logits, real_au_codes = m.local_discriminator(regions, source_labels, training=True)
+        fake_au_logits, fake_au_codes = m.local_discriminator(edited_regions, targets, training=True)
+        fake_z_logits = m.latent_discriminator(z)
+        real_image_logits = m.global_discriminator(images)
+        fake_image_logits = m.global_discriminator(composed)
+        return {
+            "pixel": losses.pixel_loss(generated_regions(reconstructed, maps), regions, maps, known),
+            "adv_z": losses.generator_adversarial_loss(fake_z_logits),
+            "adv_au": losses.generator_adversarial_loss(fake_au_logits),
+            "label": losses.label_regression_loss(fake_au_codes, targets),
+            "adv_img": losses.generator_adversarial_loss(fake_image_logits),
+            "identity": self._identity(composed, images),
+            "tv": losses.total_variation_loss(composed),
+            "d_z": losses.discriminator_adversarial_loss(m.latent_discriminator(prior), fake_z_logits),
+            "d_au": losses.discriminator_adversarial_loss(real_au_logits, fake_au_logits, known),
+            "d_label": losses.label_regression_loss(real_au_codes, source_labels, known),
+            "d_img": losses.discriminator_adversarial_loss(real_image_logits, fake_image_logits),
+        }
+
+    def _objectives(self, terms):
+        """Eq. 9-10 for both players -> per-example totals ([B] each)."""
+        c = self.config
+        weights = dict(lambda_latent_adv=c.lambda_latent_adv, lambda_au_adv=c.lambda_au_adv,
+                       lambda_au_label=c.lambda_au_label)
+        outer = dict(lambda_identity=c.lambda_identity, lambda_tv=c.lambda_tv,
+                     lambda_image_adv=c.lambda_image_adv)
+        carg_g = losses.carg_loss(terms["pixel"], terms["adv_z"], terms["adv_au"], terms["label"], **weights)
+        total_g = losses.lac_gan_loss(carg_g, c.au_loss_weights, terms["identity"], terms["tv"],
+                                      terms["adv_img"], **outer)
+        carg_d = losses.carg_loss(0.0, terms["d_z"], terms["d_au"], terms["d_label"], **weights)
+        zero = tf.zeros_like(terms["d_img"])
+        total_d = losses.lac_gan_loss(carg_d, c.au_loss_weights, zero, zero, terms["d_img"], **outer)
+        return total_g, total_d
+
+    def _scaled(self, optimizer, loss):
+        return optimizer.scale_loss(loss) if self.precision == "fp16" else loss
+
+    def _losses_and_gradients_impl(self, batch, targets, prior):
+        global_batch = self.config.batch_size
+        g_vars, d_vars = self.models.generator_variables, self.models.discriminator_variables
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            terms = self._forward(batch, targets, prior)
+            total_g, total_d = self._objectives(terms)
+            loss_g, loss_d = global_mean(total_g, global_batch), global_mean(total_d, global_batch)
+        g_grads = g_tape.gradient(self._scaled(self.generator_optimizer, loss_g), g_vars)
+        d_grads = d_tape.gradient(self._scaled(self.discriminator_optimizer, loss_d), d_vars)
+        reported = {name: global_mean(value, global_batch) for name, value in terms.items()}
+        reported.update(total_g=loss_g, total_d=loss_d)
+        return reported, g_grads, d_grads
+
+    def _replica_step(self, batch):
+        targets, prior = self._sample(tf.shape(batch["image"])[0])
+        reported, g_grads, d_grads = self._losses_and_gradients(batch, targets, prior)
+        self.discriminator_optimizer.apply_gradients(zip(d_grads, self.models.discriminator_variables))
+        self.generator_optimizer.apply_gradients(zip(g_grads, self.models.generator_variables))
+        return reported
+
+    def _train_step_impl(self, distributed_batch):
+        per_replica = self.strategy.run(self._replica_step, args=(distributed_batch,))
+        self.step.assign_add(1)
+        return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                for name, value in per_replica.items()}
+
+    # ------------------------------------------------------------------ previews ---------------
+
+    def preview_images(self, batch) -> dict[str, tf.Tensor]:
+        """Source, reconstruction (source labels), edit (known labels flipped) and the 12 attention
+        maps of one batch, as [0, 1] images for TensorBoard."""
+        images, maps, known, labels = batch["image"], batch["attention_maps"], batch["known_mask"], batch["labels"]
+        flipped = tf.where(known, 1 - labels, 1)
+        reconstruction = edit_faces(self.models.generator, images, maps, tf.where(known, labels, 0))
+        edited = edit_faces(self.models.generator, images, maps, flipped)
+        # The 12 maps side by side: [B, S, 12 * S, 1].
+        attention_strip = tf.concat(tf.unstack(maps[..., None], axis=3), axis=2)
+        return {"images/source": (images + 1) / 2, "images/reconstructed": (reconstruction + 1) / 2,
+                "images/edited_flipped_labels": (edited + 1) / 2, "images/attention": attention_strip}
+
+
+def loss_scalars(reported: dict[str, tf.Tensor]) -> dict[str, float]:
+    """{'pixel': [12], 'adv_img': []...} -> {'loss/pixel/AU1': ..., 'loss/adv_img': ...} (stable names)."""
+    scalars = {}
+    for name, value in reported.items():
+        value = np.asarray(value)
+        if name in PER_AU_TERMS:
+            scalars.update({f"loss/{name}/{au}": float(v) for au, v in zip(AU_NAMES, value)})
+        else:
+            scalars[f"loss/{name}"] = float(value)
+    return scalars
+
+
+def check_finite(scalars: dict[str, float], step: int, last_checkpoint: str | None) -> None:
+    bad = [name for name, value in scalars.items() if not math.isfinite(value)]
+    if bad:
+        kept = last_checkpoint or "none written yet"
+        raise NonFiniteLossError(f"non-finite loss at step {step}: {', '.join(f'{n} = {scalars[n]}' for n in bad)}; "
+                                 f"stopped without saving this state (last good checkpoint: {kept})")
+
+
+def training_files(config: LacGanConfig, options: TrainingOptions) -> list[str]:
+    manifest_size = dataset.read_manifest(options.data_dir)["image_size"]
+    if manifest_size != config.image_size:
+        raise ValueError(f"{options.data_dir} holds {manifest_size}px images, the config wants "
+                         f"{config.image_size}px; convert at that size or pick another preset")
+    return dataset.fold_files(options.data_dir, options.fold, "train")
+
+
+def training_batches(files: list[str], config: LacGanConfig, seed: int, start_step: int) -> tf.data.Dataset:
+    """Seeded batches, skipping the `start_step` batches a resumed run already used.
+
+    Iterate it once only: tf.data reshuffles for every new iterator of a dataset object, so a second
+    iterator would see another order (previews therefore read their own dataset).
+    """
+    return dataset.make_dataset(files, config.image_size, config.batch_size, seed=seed).skip(start_step)
+
+
+def preview_batch(files: list[str], config: LacGanConfig) -> dict[str, tf.Tensor]:
+    """The same first examples at every image summary, so progress is visible on fixed faces."""
+    data = dataset.make_dataset(files, config.image_size, min(config.batch_size, 4), shuffle=False, repeat=False)
+    return next(iter(data))
+
+
+def _prepare_logdir(config: LacGanConfig, options: TrainingOptions) -> None:
+    logdir = Path(options.logdir)
+    has_checkpoint = tf.train.latest_checkpoint(str(logdir)) is not None
+    if has_checkpoint and not options.resume:
+        raise FileExistsError(f"{logdir} already holds checkpoints: pass --resume to continue, or use a new --logdir")
+    if options.resume and (logdir / CONFIG_FILE_NAME).is_file():
+        saved = LacGanConfig.load(logdir)
+        if saved != config:
+            raise ValueError(f"{logdir / CONFIG_FILE_NAME} differs from this run's config; resume with the same "
+                             "preset and flags")
+    config.save(logdir)
+
+
+def _set_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {sorted(PRECISIONS)}")
+    keras.config.set_dtype_policy(PRECISIONS[precision])
+
+
+def _summary_metadata(plugin: str) -> bytes:
+    """TensorBoard's plugin tag; written with core `tf.summary.write`, so TensorBoard itself is not needed."""
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin)).SerializeToString()
+
+
+SCALAR_METADATA = _summary_metadata("scalars")
+IMAGE_METADATA = _summary_metadata("images")
+
+
+def _write_scalars(writer, scalars: dict[str, float], learning_rate: float, step: int) -> None:
+    with writer.as_default(step=step):
+        for name, value in {**scalars, "learning_rate": learning_rate}.items():
+            tf.summary.write(name, tf.constant(value, tf.float32), metadata=SCALAR_METADATA)
+
+
+def _image_summary_tensor(images: tf.Tensor, max_outputs: int = 4) -> tf.Tensor:
+    """TensorBoard's image format: [width, height, PNG, PNG, ...] as strings; images in [0, 1]."""
+    images = tf.image.convert_image_dtype(tf.clip_by_value(images[:max_outputs], 0.0, 1.0), tf.uint8, saturate=True)
+    pngs = tf.map_fn(tf.image.encode_png, images, fn_output_signature=tf.string)
+    size = tf.strings.as_string(tf.shape(images)[2:0:-1])
+    return tf.concat([size, pngs], axis=0)
+
+
+def _write_images(writer, trainer: LacGanTrainer, batch, step: int) -> None:
+    with writer.as_default(step=step):
+        for name, images in trainer.preview_images(batch).items():
+            tf.summary.write(name, _image_summary_tensor(images), metadata=IMAGE_METADATA)
+
+
+def build_trainer(config: LacGanConfig, options: TrainingOptions) -> LacGanTrainer:
+    keras.utils.set_random_seed(options.seed)
+    _set_precision(options.precision)
+    strategy = make_strategy(options.strategy)
+    identity = None
+    if options.identity_weights is None:
+        logging.warning("identity loss (Eq. 4) is OFF: --identity_weights=none")
+    else:
+        with strategy.scope():
+            identity = VggFaceFeatures(options.identity_weights, config.image_size, config.identity_layers)
+    return LacGanTrainer(config, strategy, seed=options.seed, identity_features=identity,
+                         precision=options.precision, xla=options.xla)
+
+
+def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[str, float]]:
+    """Train up to global step `options.steps`; returns the loss scalars of every step run here.
+
+    Raises NonFiniteLossError (naming the term and step) without saving the bad state.
+    """
+    _prepare_logdir(config, options)
+    trainer = build_trainer(config, options)
+    manager = tf.train.CheckpointManager(trainer.checkpoint, options.logdir, options.max_checkpoints,
+                                         checkpoint_name=CHECKPOINT_PREFIX)
+    if options.resume and manager.latest_checkpoint:
+        trainer.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+        logging.info("resumed from %s at step %d", manager.latest_checkpoint, int(trainer.step.numpy()))
+    start = int(trainer.step.numpy())
+    files = training_files(config, options)
+    preview = preview_batch(files, config)
+    batches = iter(trainer.strategy.experimental_distribute_dataset(
+        training_batches(files, config, options.seed, start)))
+    writer = tf.summary.create_file_writer(str(Path(options.logdir) / "train"))
+    history = []
+    step = start
+    while step < options.steps:
+        scalars = loss_scalars(trainer.train_step(next(batches)))
+        step = int(trainer.step.numpy())
+        check_finite(scalars, step, manager.latest_checkpoint)
+        history.append(scalars)
+        if step % options.log_every == 0:
+            _write_scalars(writer, scalars, trainer.config.learning_rate, step)
+            logging.info("step %d: total_g %.4f total_d %.4f", step, scalars["loss/total_g"], scalars["loss/total_d"])
+        if step % options.image_every == 0:
+            _write_images(writer, trainer, preview, step)
+        if step % options.checkpoint_every == 0 or step == options.steps:
+            manager.save(checkpoint_number=step)
+    writer.flush()
+    return history
