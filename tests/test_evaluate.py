@@ -128,10 +128,10 @@ def test_table1_end_to_end(data_dir, checkpoint, tmp_path, caplog):
     for figure in results["figures"]:
         assert Image.open(out / figure).size[0] > 4 * SIZE
 
-    # The saved OpenFace CSVs read back as precomputed detections give the same table.
+    # The saved OpenFace CSV folders read back as precomputed detections give the same table.
     again = evaluate(data_dir, tmp_path / "again", detector="precomputed",
-                     precomputed_real=str(out / "detector" / "real" / "output" / "input.csv"),
-                     precomputed_synthetic=str(out / "detector" / "synthetic" / "output" / "input.csv"))
+                     precomputed_real=str(out / "detector" / "real"),
+                     precomputed_synthetic=str(out / "detector" / "synthetic"))
     assert again["pairs"] == results["pairs"] and again["table1"] == results["table1"]
 
 
@@ -148,7 +148,7 @@ def test_same_seed_same_synthetic_images(data_dir, checkpoint, tmp_path):
 
 
 def test_failures_are_counted_and_subsample_is_seeded(data_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("FAKE_OPENFACE_FAILURES", "1")  # frames 2, 3 and the last one fail
+    monkeypatch.setenv("FAKE_OPENFACE_FAILURES", "1")  # images 2, 3 and the last one fail
     results = evaluate(data_dir, tmp_path / "run", max_frames=5, seed=3)
     assert results["protocol"]["pairs"] == 5
     assert results["detection_failures"] == {"real": 3, "synthetic": 3}

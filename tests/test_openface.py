@@ -85,41 +85,44 @@ def write_images(folder: Path, count: int) -> list[Path]:
     paths = []
     for i in range(count):
         paths.append(folder / f"{i:06d}.png")
-        Image.fromarray(np.full((8, 8, 3), 30 * i, np.uint8)).save(paths[-1])
+        Image.fromarray(np.full((8, 8, 3), 15 * i, np.uint8)).save(paths[-1])
     return paths
 
 
-def test_detector_runs_feature_extraction_and_counts_failures(tmp_path, monkeypatch):
+def test_detector_runs_feature_extraction_per_image_and_counts_failures(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_OPENFACE_FAILURES", "1")
-    paths = write_images(tmp_path / "images", 6)
+    monkeypatch.setattr(openface, "IMAGES_PER_CALL", 6)  # two calls of 6, then one of 1
+    paths = write_images(tmp_path / "images", 13)
     detector = OpenFaceDetector(str(FAKE_BINARY), tmp_path / "work", extra_args="-mloc 'model/main clnf.txt'")
     found = detector.predict(paths, "real")
-    arguments = (tmp_path / "work" / "real" / "output" / "arguments.txt").read_text().split("\n")
-    assert arguments[1:] == ["-fdir", str(tmp_path / "work" / "real" / "input"), "-out_dir",
-                             str(tmp_path / "work" / "real" / "output"), "-aus", "-au_static", "-mloc",
-                             "model/main clnf.txt"]
-    # Frame 2: success 0; frame 3: confidence 0.2; frame 6: no row.
-    assert found.failed.tolist() == [False, True, True, False, False, True]
-    assert found.num_failed == 3 and np.isnan(found.occurrence[found.failed]).all()
+    arguments = (tmp_path / "work" / "real" / "arguments.txt").read_text().split("\n")
+    assert arguments[1:] == ["-f", str(paths[12]), "-out_dir", str(tmp_path / "work" / "real"), "-aus",
+                             "-au_static", "-mloc", "model/main clnf.txt"]
+    # In each call of 6: the 2nd has success 0, the 3rd confidence 0.2, the last no CSV; the 4th
+    # has two faces and the more confident one counts. The last call has a single image, fine.
+    assert found.failed.tolist() == [False, True, True, False, False, True] * 2 + [True]
+    assert found.num_failed == 7 and np.isnan(found.occurrence[found.failed]).all()
     assert found.covered.tolist() == ALL_BUT_AU24 == detector.covered_aus.tolist()
     assert set(np.unique(found.occurrence[~found.failed][:, ALL_BUT_AU24])) <= {0.0, 1.0}
-    assert "-au_static" in detector.commands[0]
+    assert "-au_static" in found.provenance and "13 images, one -f each" in found.provenance
+    table = openface.read_csv(tmp_path / "work" / "real" / "000003.csv")
+    assert found.occurrence[3, 0] == table["AU01_c"][0]
 
-    # The same CSV read back as precomputed detections gives the same answer.
-    csv_path = tmp_path / "work" / "real" / "output" / "input.csv"
-    again = PrecomputedDetector({"real": csv_path}).predict(paths, "real")
+    # The folder of CSVs read back as precomputed detections gives the same answer.
+    again = PrecomputedDetector({"real": tmp_path / "work" / "real"}).predict(paths, "real")
     np.testing.assert_array_equal(again.occurrence, found.occurrence)
+    np.testing.assert_array_equal(again.failed, found.failed)
 
 
 def test_crashing_binary_is_a_clear_error(tmp_path, monkeypatch):
     paths = write_images(tmp_path / "images", 2)
     detector = OpenFaceDetector(str(FAKE_BINARY), tmp_path / "work")
-    detector.predict(paths, "real")  # leaves a CSV that the failing runs below must not read
+    detector.predict(paths, "real")  # leaves CSVs that the failing runs below must not read
     monkeypatch.setenv("FAKE_OPENFACE_MODE", "crash")
-    with pytest.raises(openface.OpenFaceError, match=r"(?s)FeatureExtraction -fdir .*status 3.*cv::Exception"):
+    with pytest.raises(openface.OpenFaceError, match=r"(?s)FeatureExtraction -f .*status 3.*cv::Exception"):
         detector.predict(paths, "real")
     monkeypatch.setenv("FAKE_OPENFACE_MODE", "silent")
-    with pytest.raises(openface.OpenFaceError, match="wrote no"):
+    with pytest.raises(openface.OpenFaceError, match="wrote no CSV"):
         detector.predict(paths, "real")
     monkeypatch.setenv("FAKE_OPENFACE_MODE", "hang")
     with pytest.raises(openface.OpenFaceError, match="ran past 0.5 s"):

@@ -58,7 +58,7 @@ class AUDetector(abc.ABC):
 
 
 class OpenFaceDetector(AUDetector):
-    """OpenFace 2.x FeatureExtraction with the static AU models, run once per set."""
+    """OpenFace 2.x FeatureExtraction with the static AU models, each image on its own."""
 
     name = "openface"
 
@@ -69,74 +69,80 @@ class OpenFaceDetector(AUDetector):
         self.extra_args = extra_args
         self.min_confidence = min_confidence
         self.timeout_s = timeout_s
-        self.commands: list[str] = []
 
     @property
     def covered_aus(self) -> np.ndarray:
         return np.isin(AU_NUMBERS, OPENFACE_OCCURRENCE_AUS)
 
     def predict(self, image_paths: list[Path], set_name: str) -> Detections:
-        input_dir = _stage_images(image_paths, self.work_dir / set_name / "input")
-        out_dir = self.work_dir / set_name / "output"
-        command = openface.feature_extraction_command(self.binary, input_dir, out_dir, self.extra_args)
-        self.commands.append(shlex.join(command))
-        logging.info("OpenFace on %d %s images: %s", len(image_paths), set_name, shlex.join(command))
-        csv_path = openface.run_feature_extraction(command, out_dir, len(image_paths), self.timeout_s,
-                                                   label=f"OpenFace on {set_name}")
-        return _detections_from_csv(csv_path, image_paths, self.min_confidence, shlex.join(command))
+        out_dir = self.work_dir / set_name
+        command = openface.describe_run(self.binary, image_paths, out_dir, self.extra_args)
+        logging.info("OpenFace on %d %s images: %s", len(image_paths), set_name, command)
+        csv_paths = openface.run_feature_extraction(self.binary, image_paths, out_dir, self.extra_args,
+                                                    self.timeout_s, label=f"OpenFace on {set_name}")
+        table, index = openface.read_per_image_csvs(csv_paths)
+        return _detections(table, index, image_paths, self.min_confidence, command)
 
 
 class PrecomputedDetector(AUDetector):
-    """Detector outputs the user already has, one CSV per set.
+    """Detector outputs the user already has, per set either one CSV or a folder of CSVs.
 
-    Expected columns: `filename` (or `file`, `image`, `path`: the image's file name, e.g.
-    000042.png, with or without extension) or `frame` (1-based position in the set's sorted file
-    names, as FeatureExtraction -fdir writes it); `AU01_c`, `AU02_c`, ... with 0/1 or a probability
-    for each AU the detector has (an AU without its column counts as not covered, shown '-');
-    optionally `success` and `confidence`, read as for OpenFace. A FeatureExtraction CSV over the
-    set folders written by `--detector none` is such a file as it is.
+    A folder holds one CSV per image named after it (`000042.png` -> `000042.csv`), as
+    FeatureExtraction `-f` writes them (the `detector/<set>/` folders of an openface run are such
+    folders). A single CSV has one row per image and identifies it by a `filename` column (or
+    `file`, `image`, `path`: the image's file name, with or without extension) or by `frame`
+    (1-based position in the set's sorted file names, as FeatureExtraction -fdir writes it, but
+    -fdir smooths over neighbouring images: see openface.IMAGES_PER_CALL). Either way: `AU01_c`,
+    `AU02_c`, ... with 0/1 or a probability for each AU the detector has (an AU without its column
+    is not covered, shown '-'); optionally `success` and `confidence`, read as for OpenFace.
     """
 
     name = "precomputed"
 
-    def __init__(self, csv_by_set: dict[str, str | Path],
+    def __init__(self, path_by_set: dict[str, str | Path],
                  min_confidence: float = openface.DEFAULT_MIN_CONFIDENCE):
-        for set_name, path in csv_by_set.items():
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"precomputed detections for the {set_name} set: no file {path}")
-        self.csv_by_set = {k: Path(v) for k, v in csv_by_set.items()}
+        for set_name, path in path_by_set.items():
+            if not Path(path).exists():
+                raise FileNotFoundError(f"precomputed detections for the {set_name} set: no {path}")
+        self.path_by_set = {k: Path(v) for k, v in path_by_set.items()}
         self.min_confidence = min_confidence
 
     @property
     def covered_aus(self) -> np.ndarray:
-        masks = [openface.covered_aus(openface.read_csv(p).head(0)) for p in self.csv_by_set.values()]
-        return np.logical_and.reduce(masks) if masks else np.zeros(NUM_AUS, dtype=bool)
+        masks = [openface.covered_aus(openface.read_csv(_a_csv(p)).head(0)) for p in self.path_by_set.values()]
+        return np.logical_and.reduce(masks)
 
     def predict(self, image_paths: list[Path], set_name: str) -> Detections:
-        path = self.csv_by_set[set_name]
-        return _detections_from_csv(path, image_paths, self.min_confidence, str(path))
+        path = self.path_by_set[set_name]
+        if path.is_dir():
+            csv_paths = [path / f"{Path(p).stem}.csv" for p in image_paths]
+            try:
+                table, index = openface.read_per_image_csvs([p if p.is_file() else None for p in csv_paths])
+            except FileNotFoundError as error:
+                raise FileNotFoundError(f"{path}: {error} (expected <image stem>.csv files)") from error
+        else:
+            table = openface.read_csv(path)
+            try:
+                index = openface.image_index(table, image_paths)
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from error
+        return _detections(table, index, image_paths, self.min_confidence, str(path))
 
 
-def _detections_from_csv(csv_path: Path, image_paths: list[Path], min_confidence: float,
-                         provenance: str) -> Detections:
-    table = openface.read_csv(csv_path)
-    try:
-        index = openface.image_index(table, image_paths)
-    except ValueError as error:
-        raise ValueError(f"{csv_path}: {error}") from error
+def _a_csv(path: Path) -> Path:
+    """`path` itself, or the first CSV of the folder `path`."""
+    if not path.is_dir():
+        return path
+    first = next(iter(sorted(path.glob("*.csv"))), None)
+    if first is None:
+        raise FileNotFoundError(f"{path}: no CSV in this folder")
+    return first
+
+
+def _detections(table, index: np.ndarray, image_paths: list[Path], min_confidence: float,
+                provenance: str) -> Detections:
     occurrence, failed = openface.detections(table, index, len(image_paths), min_confidence)
     return Detections(occurrence, failed, openface.covered_aus(table), provenance)
-
-
-def _stage_images(image_paths: list[Path], folder: Path) -> Path:
-    """Links to the images, named so that sorted file-name order is the set's order (FeatureExtraction
-    numbers the frames of a folder in that order)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.iterdir():
-        stale.unlink()
-    for i, path in enumerate(image_paths):
-        (folder / f"{i:06d}{Path(path).suffix}").symlink_to(Path(path).resolve())
-    return folder
 
 
 DETECTOR_NAMES = ("openface", "precomputed", "none")

@@ -25,6 +25,11 @@ DEFAULT_MIN_CONFIDENCE = 0.8
 
 # For still images OpenFace needs its static AU models; -aus keeps the CSV to the AU columns.
 FEATURE_EXTRACTION_FLAGS = ("-aus", "-au_static")
+# FeatureExtraction treats a -fdir folder as a video: it tracks landmarks from frame to frame and,
+# after the run, replaces every `_c` by a 7-frame moving majority vote (OpenFace 2.x
+# FaceAnalyser::ExtractAllPredictionsOfflineClass), which would mix unrelated images. So each
+# image gets its own `-f` (a one-frame sequence: models reset, nothing smoothed), this many a call.
+IMAGES_PER_CALL = 500
 OUTPUT_TAIL_CHARS = 2000
 POLL_S = 0.2  # how often a running FeatureExtraction is checked on
 
@@ -102,67 +107,89 @@ def find_binary(binary: str | None) -> str:
     return str(path)
 
 
-def feature_extraction_command(binary: str, image_dir: Path, out_dir: Path, extra_args: str = "") -> list[str]:
-    """The FeatureExtraction call over a folder of still images; `extra_args` is shell-split."""
-    return [binary, "-fdir", str(image_dir), "-out_dir", str(out_dir), *FEATURE_EXTRACTION_FLAGS,
-            *shlex.split(extra_args)]
+def feature_extraction_command(binary: str, image_paths: list[Path], out_dir: Path,
+                               extra_args: str = "") -> list[str]:
+    """One FeatureExtraction call over still images, each its own `-f` (see IMAGES_PER_CALL)."""
+    files = [arg for path in image_paths for arg in ("-f", str(path))]
+    return [binary, *files, *_options(out_dir, extra_args)]
 
 
-def run_feature_extraction(command: list[str], out_dir: Path, num_images: int,
-                           timeout_s: float | None = None, label: str = "OpenFace") -> Path:
-    """Run `command` (from `feature_extraction_command`) and return the CSV it wrote.
+def describe_run(binary: str, image_paths: list[Path], out_dir: Path, extra_args: str = "") -> str:
+    """The FeatureExtraction calls over `image_paths` as logs, errors and results.json show them."""
+    return (f"{shlex.join([binary, '-f', str(image_paths[0])])} ... ({len(image_paths)} images, one -f "
+            f"each, at most {IMAGES_PER_CALL} a call) {shlex.join(_options(out_dir, extra_args))}")
 
-    FeatureExtraction names its CSV after the input folder and appends a row per frame, so the
-    rows written so far are logged as progress, under `label`. A non-zero exit, a crash, a time-out or a missing
-    CSV raises `OpenFaceError` with the command and the tail of its output (OpenFace prints most
-    of its errors to stdout, so both streams are kept).
+
+def _options(out_dir: Path, extra_args: str) -> list[str]:
+    return ["-out_dir", str(out_dir), *FEATURE_EXTRACTION_FLAGS, *shlex.split(extra_args)]
+
+
+def run_feature_extraction(binary: str, image_paths: list[Path], out_dir: Path, extra_args: str = "",
+                           timeout_s: float | None = None, label: str = "OpenFace") -> list[Path | None]:
+    """Runs FeatureExtraction over `image_paths` in calls of IMAGES_PER_CALL images; returns, per
+    image, the CSV it wrote (`out_dir/<image stem>.csv`) or None where it wrote none (a detection
+    failure). Progress is logged under `label`; `timeout_s` bounds each call.
+
+    A call that cannot start, exits non-zero, crashes or runs too long raises `OpenFaceError` with
+    the command and the tail of its output (OpenFace prints most errors to stdout, so both streams
+    are kept), and so does a run that wrote no CSV at all.
     """
-    image_dir = Path(command[command.index("-fdir") + 1])
-    csv_path = Path(out_dir) / f"{image_dir.name}.csv"
-    csv_path.unlink(missing_ok=True)  # never read a previous run's output
-    printable = shlex.join(command)
+    stems = [Path(p).stem for p in image_paths]
+    if len(set(stems)) != len(stems):
+        raise ValueError("FeatureExtraction names its CSVs after the images: their file names must differ")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_paths = [out_dir / f"{stem}.csv" for stem in stems]
+    for path in csv_paths:
+        path.unlink(missing_ok=True)  # never read a previous run's output
+    progress = Progress(label, len(image_paths))
+    for start in range(0, len(image_paths), IMAGES_PER_CALL):
+        chunk = slice(start, start + IMAGES_PER_CALL)
+        _run(feature_extraction_command(binary, image_paths[chunk], out_dir, extra_args),
+             describe_run(binary, image_paths[chunk], out_dir, extra_args), timeout_s,
+             lambda: progress.advance_to(start + sum(p.is_file() for p in csv_paths[chunk])))
+    written = [path if path.is_file() else None for path in csv_paths]
+    if image_paths and not any(written):
+        raise OpenFaceError(f"`{describe_run(binary, image_paths, out_dir, extra_args)}` exited normally "
+                            f"but wrote no CSV in {out_dir}")
+    progress.advance_to(len(image_paths))
+    return written
+
+
+def _run(command: list[str], printable: str, timeout_s: float | None, report_progress) -> None:
+    """Runs one FeatureExtraction call, calling `report_progress` while it runs."""
     with tempfile.TemporaryFile("w+") as output:
         try:
             process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
         except OSError as error:
             raise OpenFaceError(f"could not start `{printable}`: {error}") from error
-        _wait(process, csv_path, Progress(label, num_images), timeout_s, printable)
+        start = time.monotonic()
+        while process.poll() is None:
+            time.sleep(POLL_S)
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                process.kill()
+                process.wait()
+                raise OpenFaceError(f"`{printable}` ran past {timeout_s} s")
+            report_progress()
         output.seek(0)
         tail = output.read()[-OUTPUT_TAIL_CHARS:]
     if process.returncode != 0:
         how = (f"was killed by signal {-process.returncode}" if process.returncode < 0
                else f"exited with status {process.returncode}")
         raise OpenFaceError(f"`{printable}` {how}; its output ends with:\n{tail}")
-    if not csv_path.is_file():
-        raise OpenFaceError(f"`{printable}` exited normally but wrote no {csv_path}; its output ends "
-                            f"with:\n{tail}")
-    return csv_path
 
 
-def _wait(process: subprocess.Popen, csv_path: Path, progress: Progress, timeout_s: float | None,
-          printable: str) -> None:
-    """Waits for `process`, logging progress from the CSV's rows; kills it past `timeout_s`."""
-    start = last_count = time.monotonic()
-    while process.poll() is None:
-        time.sleep(POLL_S)
-        now = time.monotonic()
-        if timeout_s is not None and now - start > timeout_s:
-            process.kill()
-            process.wait()
-            raise OpenFaceError(f"`{printable}` ran past {timeout_s} s")
-        if now - last_count >= progress.interval_s:  # counting rows reads the whole CSV
-            last_count = now
-            progress.advance_to(_rows_written(csv_path))
-    if process.returncode == 0:
-        progress.advance_to(progress.total)
-
-
-def _rows_written(csv_path: Path) -> int:
-    """Data rows in a CSV being written (0 before it exists)."""
-    if not csv_path.is_file():
-        return 0
-    with csv_path.open("rb") as handle:
-        return max(sum(1 for _ in handle) - 1, 0)
+def read_per_image_csvs(csv_paths: list[Path | None]) -> tuple[pd.DataFrame, np.ndarray]:
+    """(all rows of the per-image CSVs, int [rows] the image each row belongs to); None entries
+    (images without a CSV) contribute no row."""
+    tables, index = [], []
+    for i, path in enumerate(csv_paths):
+        if path is not None:
+            tables.append(read_csv(path))
+            index.extend([i] * len(tables[-1]))
+    if not tables:
+        raise FileNotFoundError(f"none of the {len(csv_paths)} images has a CSV")
+    return pd.concat(tables, ignore_index=True), np.asarray(index, dtype=np.int64)
 
 
 FILENAME_COLUMNS = ("filename", "file", "image", "path")
@@ -173,7 +200,8 @@ def image_index(table: pd.DataFrame, image_paths: list[Path]) -> np.ndarray:
 
     By a filename column (any of FILENAME_COLUMNS, matched on the file name with or without its
     extension) when there is one, else by `frame`: FeatureExtraction -fdir numbers the images of
-    the folder from 1 in sorted file-name order, and `image_paths` must be in that order.
+    the folder from 1 in sorted file-name order, and `image_paths` must be in that order (beware:
+    -fdir output is smoothed over neighbouring images, see IMAGES_PER_CALL).
     """
     name_column = next((c for c in FILENAME_COLUMNS if c in table.columns), None)
     if name_column is not None:
