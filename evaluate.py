@@ -15,14 +15,15 @@ flags.DEFINE_string("checkpoint", None, "Training logdir or checkpoint of the sy
 flags.DEFINE_string("data_dir", None, "TFRecord folder written by tfrecords_tools.convert.")
 flags.DEFINE_integer("fold", 1, "JAA-Net fold (1-3); its test part is evaluated.")
 flags.DEFINE_enum("detector", "openface", DETECTOR_NAMES,
-                  "AU detector: openface, precomputed (CSV files), or none (write the sets only).")
+                  "AU detector: openface, precomputed (your detector's CSVs), or none (write the sets only).")
 flags.DEFINE_string("openface_bin", None, "OpenFace 2.x FeatureExtraction executable (else $OPENFACE_BIN).")
 flags.DEFINE_string("openface_args", "", "Extra FeatureExtraction arguments (shell-split), e.g. "
                     "'-mloc model/main_clnf_general.txt'.")
 flags.DEFINE_float("min_confidence", DEFAULT_MIN_CONFIDENCE,
                    "Detections below this confidence (or with success 0) are counted as failures.")
-flags.DEFINE_string("precomputed_real", None, "CSV of detector outputs on the real set (--detector precomputed).")
-flags.DEFINE_string("precomputed_synthetic", None, "CSV of detector outputs on the synthetic set.")
+flags.DEFINE_string("precomputed_real", None, "Detector outputs on the real set (--detector precomputed): "
+                    "one CSV, or a folder of per-image CSVs (see PrecomputedDetector).")
+flags.DEFINE_string("precomputed_synthetic", None, "The same for the synthetic set.")
 flags.DEFINE_string("out_dir", None, "Where table1.md, table1.csv, results.json, sets/ and figures/ go.")
 flags.DEFINE_integer("max_frames", None, "Evaluate this many test frames (seeded subsample) for a quick run.")
 flags.DEFINE_integer("seed", 0, "Seed of the subsample and of the source-frame choice.")

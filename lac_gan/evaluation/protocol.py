@@ -4,7 +4,7 @@ both scored by an AU detector (Table 1), plus identity and preservation checks a
 Real set: the aligned test-fold frames with their BP4D labels. Synthetic set: for each real frame,
 another frame of the same subject (seeded choice) edited by the synthesiser towards the real frame's
 labels; it is scored against those labels. Unknown labels (9) stay unknown in both sets, so each
-AU is scored on the same frames in both.
+AU is scored on the same frames in both (less each set's own detection failures).
 
 The test fold is read twice: once for its labels only (to draw pairs), once streaming the images,
 writing each real frame when it passes and synthesising each pair when its source passes, so that
