@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import abc
 import logging
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lac_gan.au_table import AU_NUMBERS, NUM_AUS
+from lac_gan.au_table import AU_NUMBERS
 from lac_gan.evaluation import openface
 
 # OpenFace 2.x has occurrence (`_c`) outputs for these AUs (openface.md): no AU24.
