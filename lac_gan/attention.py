@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from lac_gan.alignment import canonical_landmarks49
 from lac_gan.au_table import ACTION_UNITS, NUM_AUS, RULER_LANDMARKS
 
 # JAA-Net's constants: fraction of the map covered by one AU square, and how fast the value falls.
@@ -56,6 +57,12 @@ def au_attention_maps(centres: np.ndarray, size: int, spatial_ratio: float = SPA
             value = 1.0 - (np.abs(rows - cy) + np.abs(cols - cx)) * fill_coefficient / (size * spatial_ratio)
             maps[:, :, i] = np.maximum(maps[:, :, i], np.where(inside, value, 0.0))
     return maps
+
+
+def canonical_attention_maps(size: int, spatial_ratio: float = SPATIAL_RATIO,
+                             fill_coefficient: float = FILL_COEFFICIENT) -> np.ndarray:
+    """The maps [size, size, 12] of the canonical face: what a frame aligned from 5 points gets."""
+    return au_attention_maps(au_centres(canonical_landmarks49(size)), size, spatial_ratio, fill_coefficient)
 
 
 def normalise_overlaps(attention_maps: tf.Tensor) -> tf.Tensor:

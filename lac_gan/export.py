@@ -1,0 +1,52 @@
+"""SavedModel export: a trained generator as a self-contained serving function.
+
+Signature `serving_default`: image uint8 [N, S, S, 3] (a face aligned like the training data, e.g. by
+`lacgan edit`'s alignment or the converter) and target_labels float32 [N, 12] in {0, 1} (AU order of
+`lac_gan.au_table`) -> {"image": uint8 [N, S, S, 3]}. The AU attention maps are the canonical face's
+(`attention.canonical_attention_maps`), baked in as a constant, so the caller needs no landmarks.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from lac_gan import attention
+from lac_gan.au_table import NUM_AUS
+from lac_gan.synthesis import Synthesizer, edit_faces
+
+
+def to_model_range(images_uint8: tf.Tensor) -> tf.Tensor:
+    return tf.cast(images_uint8, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8(images: tf.Tensor) -> tf.Tensor:
+    return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+
+
+class EditingModule(tf.Module):
+    """The generator plus the canonical attention maps, with one serving function."""
+
+    def __init__(self, synthesizer: Synthesizer):
+        super().__init__(name="lacgan_editor")
+        size = synthesizer.config.image_size
+        self.generator = synthesizer.generator
+        self.attention_maps = tf.constant(attention.canonical_attention_maps(size))
+        self.serve = tf.function(self._serve, input_signature=[
+            tf.TensorSpec([None, size, size, 3], tf.uint8, name="image"),
+            tf.TensorSpec([None, NUM_AUS], tf.float32, name="target_labels")])
+
+    def _serve(self, image, target_labels):
+        maps = tf.broadcast_to(self.attention_maps, tf.concat([tf.shape(image)[:1], tf.shape(self.attention_maps)], 0))
+        edited = edit_faces(self.generator, to_model_range(image), maps, tf.cast(target_labels, tf.int32))
+        return {"image": to_uint8(edited)}
+
+
+def export_saved_model(synthesizer: Synthesizer, out_dir: str | Path) -> Path:
+    """Write the SavedModel to `out_dir` (must not exist yet, so nothing is overwritten)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        raise FileExistsError(f"{out_dir}: already exists; choose a new --out directory")
+    module = EditingModule(synthesizer)
+    tf.saved_model.save(module, str(out_dir), signatures={"serving_default": module.serve})
+    return out_dir
