@@ -135,10 +135,8 @@ def test_table1_end_to_end(data_dir, checkpoint, tmp_path, caplog):
     assert again["pairs"] == results["pairs"] and again["table1"] == results["table1"]
 
 
-@pytest.mark.xfail(strict=True, reason="lac_gan.models.CARGs keeps its conv layers in plain lists, which "
-                   "tf.train.Checkpoint does not track: checkpoints lack every conv kernel, so each load "
-                   "draws new random ones. Remove this mark once that is fixed.")
 def test_same_seed_same_synthetic_images(data_dir, checkpoint, tmp_path):
+    # Loads the checkpoint twice: also catches generator weights missing from checkpoints.
     runs = [evaluate(data_dir, tmp_path / name, synthesizer=None, checkpoint=checkpoint, detector="none",
                      max_frames=3, seed=2, figure_faces=0) for name in ("first", "second")]
     assert runs[0]["pairs"] == runs[1]["pairs"]
