@@ -139,6 +139,14 @@ class PerAUDense(keras.layers.Layer):
         return tf.einsum("bai,aio->bao", x, kernel) + tf.cast(self.bias, self.compute_dtype)
 
 
+def _tracked(model: keras.Model, layers: list) -> list:
+    """Give each layer of a list its own attribute: Keras 3 tracks lists of layers for itself, but
+    tf.train.Checkpoint only sees attributes, so without this the layers would not be saved."""
+    for layer in layers:
+        setattr(model, layer.name, layer)
+    return layers
+
+
 def _leaky(x):
     return tf.nn.leaky_relu(x, LEAKY_SLOPE)
 
@@ -159,13 +167,14 @@ class CARGs(keras.Model):
         k = config.kernel_size
         self.side = encoded_side(config.image_size)
         enc = config.encoder_channels
-        self.encoder_convs = [PerAUConv2D(c_in, c_out, k, name=f"enc_conv{j + 1}")
-                              for j, (c_in, c_out) in enumerate(zip((3,) + enc[:-1], enc))]
+        self.encoder_convs = _tracked(self, [PerAUConv2D(c_in, c_out, k, name=f"enc_conv{j + 1}")
+                                             for j, (c_in, c_out) in enumerate(zip((3,) + enc[:-1], enc))])
         self.encoder_fc = PerAUDense(self.side * self.side * enc[-1], config.z_dim, name="enc_fc")
         dec = config.decoder_channels
         self.decoder_fc = PerAUDense(2 * config.z_dim, self.side * self.side * dec[0], name="dec_fc")
-        self.decoder_deconvs = [PerAUConv2D(c_in, c_out, k, transpose=True, name=f"dec_deconv{j + 1}")
-                                for j, (c_in, c_out) in enumerate(zip(dec, dec[1:] + (3,)))]
+        self.decoder_deconvs = _tracked(self, [
+            PerAUConv2D(c_in, c_out, k, transpose=True, name=f"dec_deconv{j + 1}")
+            for j, (c_in, c_out) in enumerate(zip(dec, dec[1:] + (3,)))])
 
     def encode(self, regions: tf.Tensor) -> tf.Tensor:
         """Regions X^{AU_i} [12, B, S, S, 3] -> z [B, 12, N_z] in (-1, 1)."""
@@ -201,7 +210,8 @@ class LatentDiscriminators(keras.Model):
     def __init__(self, config: LacGanConfig, **kwargs):
         super().__init__(**kwargs)
         units = (config.z_dim,) + tuple(config.latent_disc_units) + (1,)
-        self.layers_fc = [PerAUDense(a, b, name=f"fc{j + 1}") for j, (a, b) in enumerate(zip(units, units[1:]))]
+        self.layers_fc = _tracked(self, [PerAUDense(a, b, name=f"fc{j + 1}")
+                                         for j, (a, b) in enumerate(zip(units, units[1:]))])
 
     def call(self, z):
         x = tf.cast(z, self.compute_dtype)
@@ -222,8 +232,9 @@ class LocalAUDiscriminators(keras.Model):
         self.config = config
         chans = config.local_disc_channels
         k = config.kernel_size
-        self.convs = [PerAUConv2D(a, b, k, name=f"conv{j + 1}") for j, (a, b) in enumerate(zip((3,) + chans[:-1], chans))]
-        self.norms = [keras.layers.BatchNormalization(name=f"bn{j + 1}") for j in range(len(chans))]
+        self.convs = _tracked(self, [PerAUConv2D(a, b, k, name=f"conv{j + 1}")
+                                     for j, (a, b) in enumerate(zip((3,) + chans[:-1], chans))])
+        self.norms = _tracked(self, [keras.layers.BatchNormalization(name=f"bn{j + 1}") for j in range(len(chans))])
         side = encoded_side(config.image_size, len(chans))
         features = side * side * chans[-1]
         self.adversarial_head = PerAUDense(features + 2 * config.label_tile, 1, name="adv_fc")
@@ -244,9 +255,9 @@ class GlobalDiscriminator(keras.Model):
 
     def __init__(self, config: LacGanConfig, **kwargs):
         super().__init__(**kwargs)
-        self.convs = [keras.layers.Conv2D(c, config.kernel_size, strides=2, padding="same",
-                                          kernel_initializer="he_normal", name=f"conv{j + 1}")
-                      for j, c in enumerate(config.global_disc_channels)]
+        self.convs = _tracked(self, [keras.layers.Conv2D(c, config.kernel_size, strides=2, padding="same",
+                                                         kernel_initializer="he_normal", name=f"conv{j + 1}")
+                                     for j, c in enumerate(config.global_disc_channels)])
         self.flatten = keras.layers.Flatten()
         self.logit = keras.layers.Dense(1, kernel_initializer="he_normal", name="fc")
 

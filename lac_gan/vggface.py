@@ -101,11 +101,11 @@ def read_weights(path: str | Path) -> dict[str, list[np.ndarray]]:
 def write_weights(path: str | Path, weights: dict[str, list[np.ndarray]], nested: bool = True) -> None:
     """Write {layer: [kernel, bias]} in the Keras-2 HDF5 layout keras-vggface used (tests, tools)."""
     with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = [n.encode() for n in weights]
+        f.attrs["layer_names"] = np.array([n.encode() for n in weights])  # fixed-length bytes, as Keras 2
         for name, (kernel, bias) in weights.items():
             group = f.create_group(name)
             weight_names = [f"{name}/kernel:0", f"{name}/bias:0"] if nested else ["kernel:0", "bias:0"]
-            group.attrs["weight_names"] = [n.encode() for n in weight_names]
+            group.attrs["weight_names"] = np.array([n.encode() for n in weight_names])
             group.create_dataset(weight_names[0], data=kernel)
             group.create_dataset(weight_names[1], data=bias)
 
