@@ -1,47 +1,15 @@
-"""Table 1 of the paper (§4.3): AU detection on real vs synthetic test faces.
+r"""Table 1 of the paper (§4.3): AU detection on real vs synthetic test faces.
 
     python evaluate.py --checkpoint CKPT --data_dir DIR --fold 1 --detector openface \
         --openface_bin /path/to/FeatureExtraction --out_dir results/
 
-All the work is `lac_gan.evaluation.protocol.run_evaluation`; this file only reads flags.
+The same program as `lacgan evaluate`: flags in lac_gan/commands/evaluate.py, the work in
+lac_gan.evaluation.protocol.run_evaluation.
 """
-from absl import app, flags, logging
+from absl import app, flags
 
-from lac_gan.evaluation.detectors import DETECTOR_NAMES
-from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE
-from lac_gan.evaluation.protocol import EvaluationConfig, run_evaluation
-
-flags.DEFINE_string("checkpoint", None, "Training logdir or checkpoint of the synthesiser.")
-flags.DEFINE_string("data_dir", None, "TFRecord folder written by tfrecords_tools.convert.")
-flags.DEFINE_integer("fold", 1, "JAA-Net fold (1-3); its test part is evaluated.")
-flags.DEFINE_enum("detector", "openface", DETECTOR_NAMES,
-                  "AU detector: openface, precomputed (your detector's CSVs), or none (write the sets only).")
-flags.DEFINE_string("openface_bin", None, "OpenFace 2.x FeatureExtraction executable (else $OPENFACE_BIN).")
-flags.DEFINE_string("openface_args", "", "Extra FeatureExtraction arguments (shell-split), e.g. "
-                    "'-mloc model/main_clnf_general.txt'.")
-flags.DEFINE_float("min_confidence", DEFAULT_MIN_CONFIDENCE,
-                   "Detections below this confidence (or with success 0) are counted as failures.")
-flags.DEFINE_string("precomputed_real", None, "Detector outputs on the real set (--detector precomputed): "
-                    "one CSV, or a folder of per-image CSVs (see PrecomputedDetector).")
-flags.DEFINE_string("precomputed_synthetic", None, "The same for the synthetic set.")
-flags.DEFINE_string("out_dir", None, "Where table1.md, table1.csv, results.json, sets/ and figures/ go.")
-flags.DEFINE_integer("max_frames", None, "Evaluate this many test frames (seeded subsample) for a quick run.")
-flags.DEFINE_integer("seed", 0, "Seed of the subsample and of the source-frame choice.")
-flags.DEFINE_integer("batch_size", 16, "Synthesis batch size.")
-flags.DEFINE_string("identity_weights", None, "VGG-Face weights (rcmalli_vggface_tf_notop_vgg16.h5) for the "
-                    "identity metric; skipped without.")
-flags.DEFINE_integer("figure_faces", 3, "Test faces shown in Fig. 3 and Fig. 5.")
-flags.mark_flags_as_required(["checkpoint", "data_dir", "out_dir"])
-
-FLAGS = flags.FLAGS
-
-
-def main(argv):
-    del argv
-    config = EvaluationConfig(**{name: FLAGS[name].value for name in EvaluationConfig.__dataclass_fields__})
-    results = run_evaluation(config)
-    logging.info("wrote %s/results.json (%d pairs)", config.out_dir, results["protocol"]["pairs"])
-
+from lac_gan.commands import evaluate
 
 if __name__ == "__main__":
-    app.run(main)
+    flags.adopt_module_key_flags(evaluate)
+    app.run(evaluate.main)

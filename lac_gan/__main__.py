@@ -1,0 +1,3 @@
+from lac_gan.cli import main
+
+main()
