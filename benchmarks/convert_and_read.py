@@ -1,12 +1,13 @@
 """Data pipeline benchmark: conversion frames/s (with and without detection reuse), reader
 examples/s, bytes per example, and how far detection reuse moves the alignment.
 
-    python benchmarks/convert_and_read.py [--frames 240] [--workers N] [--work_dir DIR]
+    python benchmarks/convert_and_read.py [--frames 240] [--workers N] [--repeats 3] [--work_dir DIR]
 
 The BP4D-sized tree is made from the 30 real frames of ../shared/fixtures/sequence, upscaled to
 BP4D's 1040 x 1392 and played forwards then backwards (so consecutive frames stay consecutive),
-split into videos of 60 frames of subjects from the three JAA-Net parts. Prints JSON (the figures of
-docs/benchmarks.md "Data pipeline").
+split into videos of 60 frames of subjects from the three JAA-Net parts. Timed figures are repeated
+(alternating the variants) and given as median [min, max]: a shared machine is noisy. Prints JSON
+(the figures of docs/benchmarks.md "Data pipeline").
 """
 from __future__ import annotations
 
@@ -124,6 +125,10 @@ def reuse_alignment_error(redetect_every: int, shift: int = 8) -> dict:
             f"full_vs_full_on_{shift}px_shifted_frame_px": summary(noise)}
 
 
+def spread(values: list[float]) -> str:
+    return f"{float(np.median(values)):.1f} [{min(values):.1f}, {max(values):.1f}]"
+
+
 def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
@@ -134,6 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=240)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work_dir", default=None, help="kept when given; a temporary folder otherwise")
     args = parser.parse_args()
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="lacgan_bench_"))
@@ -141,12 +147,20 @@ def main() -> None:
     results = {"machine": machine(), "command": " ".join(["python", *sys.argv]),
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "load_average_1min_at_start": os.getloadavg()[0]}  # the machine may be shared
-    results["conversion"] = [run_conversion(images, labels, work / f"out_k{k}", args.workers, k) for k in (10, 1)]
+    runs = {10: [], 1: []}
+    for _ in range(args.repeats):
+        for k in runs:
+            shutil.rmtree(work / f"out_k{k}", ignore_errors=True)
+            runs[k].append(run_conversion(images, labels, work / f"out_k{k}", args.workers, k))
+    results["conversion"] = {f"redetect_every_{k}": {
+        "frames": found[0]["frames"], "full_detections": found[0]["full_detections"],
+        "onet_refinements": found[0]["onet_refinements"],
+        **{name: spread([r[name] for r in found]) for name in ("frames_per_s_steady", "frames_per_s_wall")}}
+        for k, found in runs.items()}
     out = work / "out_k10"
     shards = list(out.glob("*/*.tfrecord"))
-    written = results["conversion"][0]["frames"]
-    results["bytes_per_example"] = round(sum(p.stat().st_size for p in shards) / written)
-    results["reader_examples_per_s"] = round(reader_speed(out), 1)
+    results["bytes_per_example"] = round(sum(p.stat().st_size for p in shards) / runs[10][0]["frames"])
+    results["reader_examples_per_s"] = spread([round(reader_speed(out), 1) for _ in range(args.repeats)])
     results["eye_alignment_px_of_200"] = reuse_alignment_error(10)
     results["load_average_1min_at_end"] = os.getloadavg()[0]
     print(json.dumps(results, indent=1))
