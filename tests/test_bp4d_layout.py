@@ -117,3 +117,6 @@ def test_landmark_files_are_one_based(tmp_path):
     path.write_text("1 2 3")
     with pytest.raises(ValueError, match="expected 98 numbers"):
         read_landmarks49(path)
+    path.write_text(" ".join(["5"] * 98))
+    with pytest.raises(ValueError, match="on a line"):
+        read_landmarks49(path)

@@ -169,7 +169,10 @@ def read_landmarks49(path: str | Path) -> np.ndarray:
     values = np.array(Path(path).read_text().split(), dtype=np.float64)
     if values.shape != (98,) or not np.isfinite(values).all():
         raise ValueError(f"{path}: expected 98 numbers x1 y1 ... x49 y49, got {values.size}")
-    return values.reshape(49, 2) - 1.0
+    points = values.reshape(49, 2) - 1.0
+    if np.ptp(points, axis=0).min() <= 0:
+        raise ValueError(f"{path}: the 49 points lie on a line; no face can be aligned from them")
+    return points
 
 
 def _require_dir(path: Path, flag: str, expected: str) -> None:

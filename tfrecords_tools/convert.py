@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import tensorflow as tf
 from absl import app, flags
 from PIL import Image
 
@@ -160,6 +161,10 @@ class FrameConverter:
         if self._tracker is not None:
             self._tracker.reset()
 
+    def detection_counts(self) -> tuple[int, int]:
+        """(full MTCNN detections, ONet-only refinements) since start_video."""
+        return (self._tracker.full_detections, self._tracker.refinements) if self._tracker else (0, 0)
+
     def example(self, video: Video, frame: int, path: str, labels: tuple[int, ...],
                 landmarks49: np.ndarray | None) -> bytes:
         image = read_rgb(path)
@@ -211,7 +216,6 @@ def convert_video(job: Job, converter: FrameConverter, on_frame) -> dict:
     converter.start_video()
     started = time.monotonic()
     partial = shard.with_name(shard.name + PARTIAL_SUFFIX)
-    import tensorflow as tf
     with tf.io.TFRecordWriter(str(partial)) as writer:
         for frame, path, labels in job.video.frames:
             try:
@@ -224,7 +228,7 @@ def convert_video(job: Job, converter: FrameConverter, on_frame) -> dict:
                 positives += np.array(labels) == 1
                 known += np.array(labels) != UNKNOWN_LABEL
             on_frame()
-    tracker = converter._tracker
+    full_detections, refinements = converter.detection_counts()
     stats = {
         "subject": job.video.subject, "task": job.video.task, "part": job.part,
         "settings": dataclasses.asdict(job.settings),
@@ -232,8 +236,7 @@ def convert_video(job: Job, converter: FrameConverter, on_frame) -> dict:
         "skipped": skipped.to_dict(), "landmark_fallbacks": fallbacks.to_dict(),
         "unlabelled_images": job.video.unlabelled_images,
         "au_positives": positives.tolist(), "au_known": known.tolist(),
-        "full_detections": tracker.full_detections if tracker else 0,
-        "onet_refinements": tracker.refinements if tracker else 0,
+        "full_detections": full_detections, "onet_refinements": refinements,
         "seconds": round(time.monotonic() - started, 3),
     }
     write_json_atomic(sidecar_path(shard), stats)  # before the rename: a finished shard always has one
@@ -251,7 +254,6 @@ def _init_worker(settings: Settings, frames_done, single_threaded: bool) -> None
     """Per process: one FrameConverter (hence one MTCNN), the shared frame counter."""
     global _converter, _frames_done
     if single_threaded:  # one TF thread per worker process: the processes are the parallelism
-        import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     _converter, _frames_done = FrameConverter(settings), frames_done
