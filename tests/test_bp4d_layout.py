@@ -85,6 +85,7 @@ def test_discover_counts_every_flaw_of_the_tree(tmp_path, astronaut):
     ("no_images_root", "--bp4d_root .*: no such directory; expected .*/<Subject>/<Task>/<frame>.jpg"),
     ("no_labels_root", "--labels_root .*: no such directory; expected .*/<Subject>_<Task>.csv"),
     ("flat_images", "expected .*/<Subject>/<Task>/<frame>.jpg \\(or .png\\), found no frame image under"),
+    ("root_too_high", "found no frame image under .*; did you mean --bp4d_root .*/images\\?"),
     ("no_csv", "expected .*/<Subject>_<Task>.csv, found no such CSV"),
     ("no_overlap", "no video has both images and labels"),
     ("no_matching_rows", "no CSV row matches a frame image"),
@@ -101,6 +102,8 @@ def test_misconfigurations_say_what_was_expected_where(tmp_path, case, message):
         labels = tmp_path / "nowhere"
     elif case == "flat_images":
         images = images / "F001" / "T1"
+    elif case == "root_too_high":
+        images = tmp_path
     elif case == "no_csv":
         (labels / "F001_T1.csv").unlink()
     elif case == "no_overlap":

@@ -192,7 +192,8 @@ def discover(bp4d_root: Path, labels_root: Path) -> tuple[list[Video], Problems]
     _require_dir(labels_root, "labels_root", csv_pattern)
     images = find_frame_images(bp4d_root)
     if not images:
-        raise LayoutError(f"expected {frame_pattern} (or .png), found no frame image under {bp4d_root}")
+        raise LayoutError(f"expected {frame_pattern} (or .png), found no frame image under {bp4d_root}"
+                          f"{_layout_hint(bp4d_root)}")
     label_files = find_label_files(labels_root)
     if not label_files:
         raise LayoutError(f"expected {csv_pattern}, found no such CSV in {labels_root}")
@@ -218,6 +219,13 @@ def discover(bp4d_root: Path, labels_root: Path) -> tuple[list[Video], Problems]
     if not any(v.frames for v in videos):
         raise LayoutError(_nothing_labelled_message(images, label_files, frame_pattern, csv_pattern))
     return videos, video_problems
+
+
+def _layout_hint(bp4d_root: Path) -> str:
+    """'; did you mean X?' when the frame layout sits one level below or above the given root."""
+    candidates = [Path(d.path) for d in _visible_dirs(bp4d_root)[:20]] + [bp4d_root.parent]
+    found = next((c for c in candidates if find_frame_images(c)), None) if bp4d_root.parent != bp4d_root else None
+    return f"; did you mean --bp4d_root {found}?" if found else ""
 
 
 def _nothing_labelled_message(images, label_files, frame_pattern: str, csv_pattern: str) -> str:

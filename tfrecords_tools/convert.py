@@ -12,6 +12,7 @@ fatal at once with a message saying what was expected where.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
 import multiprocessing
@@ -275,20 +276,25 @@ def _run_job(job: Job) -> tuple[str, dict | None, str | None]:
 
 
 class ProgressReporter(threading.Thread):
-    """Every few seconds: frames done/total, frames/s of this run, ETA (stderr)."""
+    """Every few seconds: frames done/total, frames/s and ETA (stderr). The rate is over the last
+    RATE_WINDOW reports, so that the workers' start-up does not drag it down for the whole run."""
+    RATE_WINDOW = 10
 
     def __init__(self, frames_done, total: int, already_done: int):
         super().__init__(daemon=True)
         self.frames_done, self.total, self.already_done = frames_done, total, already_done
-        self.started = time.monotonic()
+        self.history = collections.deque([(time.monotonic(), 0)], maxlen=self.RATE_WINDOW + 1)
         self.stopped = threading.Event()
 
     def report(self) -> None:
-        done = self.already_done + self.frames_done.value
-        rate = self.frames_done.value / max(time.monotonic() - self.started, 1e-9)
-        eta = (self.total - done) / rate if rate > 0 else float("inf")
-        eta_text = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta != float("inf") else "?"
-        print(f"[convert] {done}/{self.total} frames, {rate:.1f} frames/s, ETA {eta_text}",
+        now, done_here = time.monotonic(), self.frames_done.value
+        self.history.append((now, done_here))
+        then, done_then = self.history[0]
+        rate = (done_here - done_then) / max(now - then, 1e-9)
+        remaining = self.total - self.already_done - done_here
+        eta = f"{int(remaining / rate // 3600)}:{int(remaining / rate % 3600 // 60):02d}:" \
+              f"{int(remaining / rate % 60):02d}" if rate > 0 else "?"
+        print(f"[convert] {self.already_done + done_here}/{self.total} frames, {rate:.1f} frames/s, ETA {eta}",
               file=sys.stderr, flush=True)
 
     def run(self) -> None:
