@@ -17,13 +17,14 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from lac_gan import config as config_lib, vggface  # noqa: E402
 from lac_gan.au_table import NUM_AUS  # noqa: E402
-from lac_gan.training import LacGanTrainer  # noqa: E402
+from lac_gan.training import PRECISIONS, LacGanTrainer  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("presets", ["tiny", "paper"], "Presets to time.")
@@ -32,6 +33,7 @@ flags.DEFINE_list("paper_batch_sizes", ["1", "2"], "Batch sizes for the paper pr
 flags.DEFINE_integer("warmup", 2, "Untimed steps (tracing, first-call allocations).")
 flags.DEFINE_float("seconds", 20.0, "Time each configuration for at least this long.")
 flags.DEFINE_bool("xla", False, "jit_compile the forward/backward pass.")
+flags.DEFINE_enum("precision", "float32", ["float32", "bf16"], "bf16 = mixed_bfloat16 (float32 variables and losses).")
 flags.DEFINE_bool("identity", True, "Include the VGG-Face identity loss (random weights).")
 flags.DEFINE_integer("matmul_size", 4096, "Side of the square matrices of the reference matmul.")
 
@@ -93,31 +95,34 @@ def time_steps(trainer: LacGanTrainer, batch: dict, warmup: int, seconds: float)
     return float(np.median(durations))
 
 
-def benchmark(preset: str, batch_size: int, matmul_rate: float, directory: str) -> None:
+def benchmark(preset: str, batch_size: int, directory: str) -> None:
     config = config_lib.preset(preset).replace(batch_size=batch_size)
-    tf.keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
+    keras.config.set_dtype_policy(PRECISIONS[FLAGS.precision])
     identity = random_vggface(config.image_size, directory) if FLAGS.identity else None
-    trainer = LacGanTrainer(config, tf.distribute.get_strategy(), seed=0, identity_features=identity, xla=FLAGS.xla)
+    trainer = LacGanTrainer(config, tf.distribute.get_strategy(), seed=0, identity_features=identity,
+                            precision=FLAGS.precision, xla=FLAGS.xla)
     batch = synthetic_batch(config.image_size, batch_size)
     flops = step_flops(trainer, batch) / batch_size
+    # The machine may be shared: the matmul reference is measured right before and after the steps.
+    matmul_before = matmul_flops_per_second(FLAGS.matmul_size)
     seconds = time_steps(trainer, batch, FLAGS.warmup, FLAGS.seconds)
+    matmul_rate = (matmul_before + matmul_flops_per_second(FLAGS.matmul_size)) / 2
     rate = batch_size / seconds
     achieved = flops * rate
-    print(f"{preset:6s} batch {batch_size:2d} xla={FLAGS.xla!s:5s}: {seconds * 1000:9.1f} ms/step, "
+    print(f"{preset:6s} batch {batch_size:2d} xla={FLAGS.xla!s:5s} {FLAGS.precision:7s}: {seconds * 1000:9.1f} ms/step, "
           f"{rate:8.2f} examples/s, {flops / 1e9:8.2f} GFLOP/example, {achieved / 1e9:7.1f} GFLOP/s = "
-          f"{100 * achieved / matmul_rate:5.1f}% of matmul", flush=True)
+          f"{100 * achieved / matmul_rate:5.1f}% of float32 matmul ({matmul_rate / 1e9:.0f} GFLOP/s)", flush=True)
 
 
 def main(argv):
     del argv
-    matmul_rate = matmul_flops_per_second(FLAGS.matmul_size)
-    print(f"dense float32 matmul {FLAGS.matmul_size}^2: {matmul_rate / 1e9:.1f} GFLOP/s "
-          f"({os.cpu_count()} CPUs, TF {tf.__version__})", flush=True)
+    print(f"{os.cpu_count()} CPUs, TF {tf.__version__}, reference: float32 matmul {FLAGS.matmul_size}^2", flush=True)
     with tempfile.TemporaryDirectory() as directory:
         for preset in FLAGS.presets:
             sizes = FLAGS.paper_batch_sizes if preset == "paper" else FLAGS.batch_sizes
             for batch_size in sizes:
-                benchmark(preset, int(batch_size), matmul_rate, directory)
+                benchmark(preset, int(batch_size), directory)
 
 
 if __name__ == "__main__":
