@@ -69,6 +69,8 @@ def test_counts_and_reasons_in_the_manifest(tree, baseline):
     assert manifest["frames"]["written"] == len(_converted(tree)) - len(tree.unwritable)
     assert manifest["unlabelled_images"] == {"total": 1, "per_video": {"F001_T1": 1}}
     assert manifest["subjects_not_in_any_part"] == {"F099": ["F099_T1"]}
+    assert "F001" not in manifest["part_subjects_without_data"]["part1"]
+    assert "M007" in manifest["part_subjects_without_data"]["part1"]
     assert manifest["parts"] == ["part1", "part2", "part3"] and "F001" in manifest["part_subjects"]["part1"]
     examples = manifest["frames"]["skipped"]["examples"]
     assert examples["unreadable_image"][0].startswith(str(tree.images / "F001" / "T1" / "2446.jpg"))

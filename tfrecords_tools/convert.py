@@ -395,6 +395,7 @@ def package_versions() -> dict[str, str]:
 
 def build_manifest(parts: dict[str, list[str]], settings: Settings, results: dict, video_problems: Problems,
                    unassigned: dict[str, list[str]], command: str) -> dict:
+    """manifest.json from every finished shard's sidecar plus this run's video-level findings."""
     sidecars = [stats for stats, _ in results.values() if stats is not None]
     skipped_frames, fallbacks, videos = Problems(), Problems(), Problems()
     videos.merge(video_problems)
@@ -418,6 +419,9 @@ def build_manifest(parts: dict[str, list[str]], settings: Settings, results: dic
         "parts": list(parts),
         "part_subjects": parts,
         "subjects_not_in_any_part": unassigned,
+        # e.g. a subject folder missing from the copy: the part is then smaller than the protocol's
+        "part_subjects_without_data": {part: sorted(set(subjects) - {s["subject"] for s in by_part[part]})
+                                       for part, subjects in parts.items()},
         "frames": {
             "labelled_with_image": sum(s["labelled_frames"] for s in sidecars),
             "written": sum(s["written"] for s in sidecars),
