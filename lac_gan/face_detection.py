@@ -6,8 +6,10 @@ above MTCNN's minimum size and detection gets ~4x faster), then scales the resul
 
 `FaceTracker` exploits that neighbouring video frames hardly move: it re-runs only MTCNN's last
 stage (ONet, which refines a given box and returns landmarks and a face confidence) on the box the
-last full detection gave ONet, moved with the face, and falls back to a full detection every `redetect_every` frames, or as soon as the
-ONet confidence drops or the box jumps or changes size too much.
+last full detection gave ONet, moved with the face, and falls back to a full detection every
+`redetect_every` frames, or as soon as the ONet confidence drops or the box jumps or changes size
+too much. On real video frames this moves the aligned eyes by about as much as MTCNN's own landmark
+noise does (docs/benchmarks.md, "Data pipeline").
 """
 from __future__ import annotations
 
@@ -24,8 +26,6 @@ REDETECT_EVERY = 10
 MIN_TRACK_CONFIDENCE = 0.9
 MAX_TRACK_SHIFT = 0.15  # box centre move, as a fraction of the box side
 MAX_TRACK_RESIZE = 1.2  # ratio of box sides, either way
-
-
 # MTCNN's own defaults for its last stage.
 ONET_THRESHOLD = 0.8
 ONET_NMS = 0.7
