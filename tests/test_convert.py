@@ -11,7 +11,7 @@ from bp4d_tree import build_bp4d_tree
 
 from lac_gan import alignment, attention, record_schema
 from lac_gan.au_table import AU_NAMES
-from lac_gan.dataset import make_dataset, part_files, read_manifest
+from lac_gan.dataset import fold_files, make_dataset, part_files, read_manifest
 from tfrecords_tools import convert
 
 SIZE = 64
@@ -78,6 +78,8 @@ def test_counts_and_reasons_in_the_manifest(tree, baseline):
     assert set(manifest["versions"]) >= {"python", "tensorflow", "mtcnn", "numpy"}
     assert manifest["attention_maps"]["spatial_ratio"] == attention.SPATIAL_RATIO
     assert manifest["frames"]["onet_refinements"] > 0  # detection reuse ran
+    assert [Path(f).name for f in fold_files(out, 1, "test")] == ["F007_T3.tfrecord"]
+    assert len(fold_files(out, 1, "train")) == 2
 
 
 def test_au_rates_per_part_and_fold_count_only_known_labels(tree, baseline):
