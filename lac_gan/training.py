@@ -91,7 +91,7 @@ class LacGanTrainer:
     def __init__(self, config: LacGanConfig, strategy: tf.distribute.Strategy, *, seed: int,
                  identity_features: VggFaceFeatures | None = None, precision: str = "float32",
                  xla: bool = False):
-        self.config, self.strategy, self.precision = config, strategy, precision
+        self.config, self.strategy = config, strategy
         self.identity_features = identity_features
         with strategy.scope():
             self.models = LacGanModels(config)
@@ -172,9 +172,6 @@ class LacGanTrainer:
         total_d = losses.lac_gan_loss(carg_d, c.au_loss_weights, zero, zero, terms["d_img"], **outer)
         return total_g, total_d
 
-    def _scaled(self, optimizer, loss):
-        return optimizer.scale_loss(loss) if self.precision == "fp16" else loss
-
     def _losses_and_gradients_impl(self, batch, targets, prior):
         global_batch = self.config.batch_size
         g_vars, d_vars = self.models.generator_variables, self.models.discriminator_variables
@@ -182,8 +179,11 @@ class LacGanTrainer:
             terms = self._forward(batch, targets, prior)
             total_g, total_d = self._objectives(terms)
             loss_g, loss_d = global_mean(total_g, global_batch), global_mean(total_d, global_batch)
-        g_grads = g_tape.gradient(self._scaled(self.generator_optimizer, loss_g), g_vars)
-        d_grads = d_tape.gradient(self._scaled(self.discriminator_optimizer, loss_d), d_vars)
+            # The identity except under the fp16 LossScaleOptimizer (which unscales in apply).
+            scaled_g = self.generator_optimizer.scale_loss(loss_g)
+            scaled_d = self.discriminator_optimizer.scale_loss(loss_d)
+        g_grads = g_tape.gradient(scaled_g, g_vars)
+        d_grads = d_tape.gradient(scaled_d, d_vars)
         reported = {name: global_mean(value, global_batch) for name, value in terms.items()}
         reported.update(total_g=loss_g, total_d=loss_d)
         return reported, g_grads, d_grads

@@ -2,6 +2,7 @@
 import json
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -148,6 +149,10 @@ def test_one_device_mirrored_strategy_trains(face_data, tmp_path):
     assert all(np.isfinite(v) for v in mirrored[-1].values())
 
 
-def test_mixed_precision_runs(face_data, tmp_path):
-    history = run_training(config_lib.tiny(), options(face_data, tmp_path, steps=2, precision="bf16"))
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_runs(face_data, tmp_path, precision):
+    try:
+        history = run_training(config_lib.tiny(), options(face_data, tmp_path, steps=2, precision=precision))
+    finally:
+        keras.config.set_dtype_policy("float32")
     assert all(np.isfinite(v) for v in history[-1].values())
