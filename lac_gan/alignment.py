@@ -128,13 +128,19 @@ def invert_transform(matrix: np.ndarray) -> np.ndarray:
     return np.hstack([linear_inverse, -(linear_inverse @ matrix[:, 2])[:, None]])
 
 
-def warp_image(image: np.ndarray, matrix: np.ndarray, image_size: int) -> np.ndarray:
-    """Resample uint8 RGB `image` into the image_size crop of `matrix`, bilinear, border grey 128."""
+def warp_image(image: np.ndarray, matrix: np.ndarray, output_size: int | tuple[int, int]) -> np.ndarray:
+    """Resample `image` through `matrix` (its frame -> the output frame), bilinear.
+
+    uint8 RGB images get a grey 128 border; float32 [H, W] maps (the editor's blending weights) get 0.
+    `output_size` is S for an S x S crop, or (width, height).
+    """
+    width, height = (output_size, output_size) if isinstance(output_size, int) else output_size
     inverse = invert_transform(matrix)
     # Pillow samples at pixel-area coordinates (centre of pixel i at i + 0.5): shift in and out.
     offset = inverse[:, 2] + 0.5 - 0.5 * inverse[:, :2].sum(axis=1)
     coefficients = (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1])
-    warped = Image.fromarray(image).transform((image_size, image_size), Image.Transform.AFFINE, coefficients,
-                                              resample=Image.Resampling.BILINEAR,
-                                              fillcolor=(BORDER_GREY,) * 3)
-    return np.asarray(warped, dtype=np.uint8)
+    is_map = image.ndim == 2
+    source = Image.fromarray(image.astype(np.float32)) if is_map else Image.fromarray(image)
+    warped = source.transform((width, height), Image.Transform.AFFINE, coefficients,
+                              resample=Image.Resampling.BILINEAR, fillcolor=0.0 if is_map else (BORDER_GREY,) * 3)
+    return np.asarray(warped, dtype=np.float32 if is_map else np.uint8)

@@ -99,8 +99,8 @@ class FaceDetector:
         rows = adjust_bboxes(rows, offsets.numpy())
         return np.concatenate([rows, adjust_landmarks(landmarks, proposals), proposals[:, 1:5]], axis=1)
 
-    def detect(self, image: np.ndarray) -> Face | None:
-        """The largest face of a uint8 RGB image (full cascade), or None."""
+    def detect_all(self, image: np.ndarray) -> list[Face]:
+        """Every face of a uint8 RGB image (full cascade), largest first."""
         import tensorflow as tf
         from mtcnn.utils.bboxes import smart_nms_from_bboxes
         normalised, scale = self._normalised(image)
@@ -108,15 +108,20 @@ class FaceDetector:
             proposals = self._pnet(images_normalized=normalised, images_oshapes=np.array([normalised.shape[1:]]))
             proposals = self._rnet(images_normalized=normalised, bboxes_batch=proposals)
         except tf.errors.InvalidArgumentError:  # how mtcnn 1.0 itself learns that nothing was found
-            return None
+            return []
         if len(proposals) == 0:
-            return None
+            return []
         rows = self._onet_rows(normalised, proposals)
         rows = rows[rows[:, 5] > ONET_THRESHOLD]
         if len(rows) == 0:
-            return None
+            return []
         rows = smart_nms_from_bboxes(rows, threshold=ONET_NMS, method="min", initial_sort=True)
-        return max((_face_from_row(row, scale) for row in rows), key=lambda f: f.side)
+        return sorted((_face_from_row(row, scale) for row in rows), key=lambda f: -f.side)
+
+    def detect(self, image: np.ndarray) -> Face | None:
+        """The largest face of a uint8 RGB image (full cascade), or None."""
+        faces = self.detect_all(image)
+        return faces[0] if faces else None
 
     def refine(self, image: np.ndarray, proposal: np.ndarray) -> Face:
         """ONet alone on a square `proposal` box (original pixels): the face there and its confidence."""

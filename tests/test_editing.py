@@ -1,0 +1,105 @@
+"""Editing photos: AU request parsing, the edit itself on a real face, and the command's errors."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from builders import write_untrained_checkpoint
+from conftest import REPO_ROOT
+from lac_gan.editing import FaceEditor, NoFaceError, parse_au_targets
+from lac_gan.image_io import read_rgb
+from lac_gan.synthesis import load_synthesizer
+
+
+def test_parse_au_targets():
+    assert parse_au_targets("AU12=1,AU6=1", "AU4") == {6: 1, 3: 1, 2: 0}
+    assert parse_au_targets("au12, 15=0") == {6: 1, 8: 0}
+    assert parse_au_targets(None, "AU24") == {11: 0}
+
+
+@pytest.mark.parametrize("set_spec, unset_spec, message", [
+    ("AU3=1", None, "valid ones are: AU1, AU2"),
+    ("AU12=2", None, "must be 0 .absent. or 1 .present."),
+    ("AU12=1", "AU12", "more than once"),
+    (None, None, "nothing to edit"),
+])
+def test_parse_au_targets_errors(set_spec, unset_spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse_au_targets(set_spec, unset_spec)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return write_untrained_checkpoint(tmp_path_factory.mktemp("run"))
+
+
+@pytest.fixture(scope="module")
+def editor(checkpoint):
+    return FaceEditor(load_synthesizer(str(checkpoint)))
+
+
+def test_edit_changes_only_the_chosen_au_regions_of_the_face(editor, astronaut):
+    edited = editor.edit(astronaut, parse_au_targets("AU12=1,AU6=1", "AU4"))
+    assert edited.shape == astronaut.shape and edited.dtype == np.uint8
+    changed = np.any(edited != astronaut, axis=-1)
+    assert changed.sum() > 100
+    face = editor.detector.detect(astronaut).box  # x1, y1, x2, y2
+    rows, cols = np.nonzero(changed)
+    assert face[0] <= cols.min() and cols.max() <= face[2] and face[1] <= rows.min() and rows.max() <= face[3]
+    # The background (here: everything more than 10 px outside the face box) is untouched.
+    outside = np.ones(changed.shape, bool)
+    outside[int(face[1]) - 10:int(face[3]) + 10, int(face[0]) - 10:int(face[2]) + 10] = False
+    np.testing.assert_array_equal(edited[outside], astronaut[outside])
+
+
+def test_edit_all_faces_of_a_group_photo(editor, shared_dir):
+    photo = read_rgb(shared_dir / "fixtures" / "faces" / "multi_face.jpg")
+    largest = np.any(editor.edit(photo, {6: 1}) != photo, axis=-1).sum()
+    everyone = np.any(editor.edit(photo, {6: 1}, all_faces=True) != photo, axis=-1).sum()
+    assert everyone > 2 * largest > 0
+
+
+def test_edit_without_a_face_is_a_clear_error(editor):
+    with pytest.raises(NoFaceError, match="grey.png: no face found"):
+        editor.edit(np.full((200, 200, 3), 128, np.uint8), {6: 1}, source="grey.png")
+
+
+def run_edit(*args):
+    return subprocess.run([sys.executable, "-m", "lac_gan", "edit", *map(str, args)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_edit_command_photo_in_photo_out_and_folder(checkpoint, astronaut, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(astronaut).save(photos / "astronaut.png")
+    Image.fromarray(np.full((120, 160, 3), 90, np.uint8)).save(photos / "wall.png")
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+
+    single = run_edit("--checkpoint", checkpoint, "--image", photos / "astronaut.png", "--set", "AU12=1",
+                      "--out", tmp_path / "out.png")
+    assert single.returncode == 0, single.stderr
+    assert read_rgb(tmp_path / "out.png").shape == astronaut.shape
+
+    folder = run_edit("--checkpoint", checkpoint, "--image", photos, "--set", "AU12", "--out", tmp_path / "edited")
+    assert folder.returncode == 1  # two of three photos could not be edited, and it says which
+    assert "wall.png: no face found" in folder.stderr
+    assert "broken.jpg: not a readable image" in folder.stderr
+    assert (tmp_path / "edited" / "astronaut.png").is_file()
+    assert not (tmp_path / "edited" / "wall.png").exists()
+
+
+def test_edit_command_errors(checkpoint, tmp_path, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    unknown_au = run_edit("--checkpoint", checkpoint, "--image", tmp_path / "a.png", "--set", "AU99=1",
+                          "--out", tmp_path / "o.png")
+    assert unknown_au.returncode == 1 and "valid ones are: AU1, AU2, AU4" in unknown_au.stderr
+    no_checkpoint = run_edit("--checkpoint", tmp_path / "nowhere", "--image", tmp_path / "a.png", "--set", "AU6",
+                             "--out", tmp_path / "o.png")
+    assert no_checkpoint.returncode == 1 and "nowhere" in no_checkpoint.stderr
+    missing_image = run_edit("--checkpoint", checkpoint, "--image", tmp_path / "b.png", "--set", "AU6",
+                             "--out", tmp_path / "o.png")
+    assert missing_image.returncode == 1 and "b.png: no such file" in missing_image.stderr
+    assert not (tmp_path / "o.png").exists()
