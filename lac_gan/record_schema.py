@@ -78,7 +78,8 @@ def encode_example(*, image: np.ndarray, labels: np.ndarray, subject: str, task:
         "au_centres": _floats(au_centres),
         "attention_maps/encoded": _bytes([encode_attention_maps(attention_maps)]),
     }
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+    # deterministic: the same frame gives the same bytes in any process, so reruns are byte-identical.
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 FEATURES = {

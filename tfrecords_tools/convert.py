@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import tensorflow as tf
 from absl import app, flags
-from PIL import Image
 
 from lac_gan import alignment, attention, record_schema
 from lac_gan.au_table import AU_NAMES
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, JAANET_PARTS, UNKNOWN_LABEL, fold_parts
 from lac_gan.dataset import MANIFEST_NAME
+from lac_gan.image_io import ImageReadError, read_rgb
 from tfrecords_tools.bp4d_layout import LayoutError, Problems, Video, discover, read_landmarks49
 
 if TYPE_CHECKING:
@@ -126,13 +126,12 @@ def write_json_atomic(path: Path, content: dict) -> None:
     os.replace(temporary, path)
 
 
-def read_rgb(path: str) -> np.ndarray:
-    """uint8 [H, W, 3] of a JPEG/PNG in any mode (greyscale, RGBA, palette...)."""
+def read_frame(path: str) -> np.ndarray:
+    """The frame as uint8 RGB; an unreadable file is a counted skip, not a crash."""
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise FrameSkipped("unreadable_image", f"{path}: {error}") from error
+        return read_rgb(path)
+    except ImageReadError as error:
+        raise FrameSkipped("unreadable_image", str(error)) from error
 
 
 class FrameConverter:
@@ -168,7 +167,7 @@ class FrameConverter:
 
     def example(self, video: Video, frame: int, path: str, labels: tuple[int, ...],
                 landmarks49: np.ndarray | None) -> bytes:
-        image = read_rgb(path)
+        image = read_frame(path)
         size = self.settings.image_size
         if landmarks49 is not None:
             matrix = alignment.jaanet_transform(landmarks49, size)
