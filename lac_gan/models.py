@@ -234,7 +234,7 @@ class LocalAUDiscriminators(keras.Model):
         k = config.kernel_size
         self.convs = _tracked(self, [PerAUConv2D(a, b, k, name=f"conv{j + 1}")
                                      for j, (a, b) in enumerate(zip((3,) + chans[:-1], chans))])
-        self.norms = _tracked(self, [keras.layers.BatchNormalization(name=f"bn{j + 1}") for j in range(len(chans))])
+        self.norms = _tracked(self, [keras.layers.BatchNormalization(synchronized=True, name=f"bn{j + 1}") for j in range(len(chans))])
         side = encoded_side(config.image_size, len(chans))
         features = side * side * chans[-1]
         self.adversarial_head = PerAUDense(features + 2 * config.label_tile, 1, name="adv_fc")

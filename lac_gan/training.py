@@ -107,7 +107,10 @@ class LacGanTrainer:
             global_discriminator=self.models.global_discriminator,
             generator_optimizer=self.generator_optimizer,
             discriminator_optimizer=self.discriminator_optimizer, step=self.step, rng=self.rng)
-        self._losses_and_gradients = tf.function(self._losses_and_gradients_impl, jit_compile=xla or None)
+        # Only XLA needs its own (jit-compiled) function; a nested tf.function would keep the
+        # synchronized batch norm of D^i from all-reducing across replicas.
+        self._losses_and_gradients = (tf.function(self._losses_and_gradients_impl, jit_compile=True) if xla
+                                      else self._losses_and_gradients_impl)
         self.train_step = tf.function(self._train_step_impl)
 
     # ------------------------------------------------------------------ one step ---------------

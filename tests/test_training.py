@@ -1,5 +1,8 @@
 """Short real-data training runs at the tiny preset: learning, summaries, resume, non-finite stop."""
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -147,6 +150,43 @@ def test_one_device_mirrored_strategy_trains(face_data, tmp_path):
     mirrored = run_training(config_lib.tiny(), options(face_data, tmp_path / "mirrored", steps=2, strategy="mirrored"))
     assert set(mirrored[-1]) == set(default[-1])
     assert all(np.isfinite(v) for v in mirrored[-1].values())
+
+
+TWO_REPLICA_SCRIPT = """
+import numpy as np, keras, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from lac_gan import config as config_lib
+from lac_gan.au_table import NUM_AUS
+from lac_gan.training import LacGanTrainer
+
+# Each replica draws its own random targets by design; fix them so both runs see the same inputs.
+LacGanTrainer._sample = lambda self, b: (tf.ones([b, NUM_AUS], tf.int32), tf.zeros([b, NUM_AUS, self.config.z_dim]))
+rng = np.random.default_rng(0)
+maps = np.zeros((4, 32, 32, NUM_AUS), np.float32)
+maps[:, 8:20, 8:20, :] = 0.5
+batch = {"image": rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32), "attention_maps": maps,
+         "labels": rng.integers(0, 2, (4, NUM_AUS)).astype(np.int32), "known_mask": np.ones((4, NUM_AUS), bool)}
+runs = []
+for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
+    keras.utils.set_random_seed(0)
+    trainer = LacGanTrainer(config_lib.tiny(), strategy, seed=0)
+    data = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch).repeat(2))
+    runs.append([{k: np.asarray(v) for k, v in trainer.train_step(b).items()} for b in data])
+for single, mirrored in zip(*runs):
+    for name in single:
+        np.testing.assert_allclose(single[name], mirrored[name], rtol=2e-4, atol=2e-5, err_msg=name)
+print("two replicas match one device")
+"""
+
+
+def test_two_replica_mirrored_matches_one_device():
+    """Global-batch loss scaling and synchronized batch norm: 2 CPU replicas (batch 2 each) take the
+    same two steps as one device with batch 4. Own process: logical devices must be set up first."""
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", TWO_REPLICA_SCRIPT], cwd=root, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert "two replicas match one device" in result.stdout, result.stderr[-3000:]
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
