@@ -1,15 +1,11 @@
-r"""Table 1 of the paper (§4.3): AU detection on real vs synthetic test faces.
+r"""Table 1 of the paper (§4.3): the same program as `lacgan evaluate` (flags in lac_gan/commands/evaluate.py).
 
     python evaluate.py --checkpoint CKPT --data_dir DIR --fold 1 --detector openface \
         --openface_bin /path/to/FeatureExtraction --out_dir results/
-
-The same program as `lacgan evaluate`: flags in lac_gan/commands/evaluate.py, the work in
-lac_gan.evaluation.protocol.run_evaluation.
 """
-from absl import app, flags
+import sys
 
-from lac_gan.commands import evaluate
+from lac_gan.cli import main
 
 if __name__ == "__main__":
-    flags.adopt_module_key_flags(evaluate)
-    app.run(evaluate.main)
+    main([sys.argv[0], "evaluate", *sys.argv[1:]])

@@ -1,60 +1,12 @@
-"""Train LAC-GAN: a thin absl entry point around `lac_gan.training.run_training`.
+r"""Train LAC-GAN: the same program as `lacgan train` (flags in lac_gan/commands/train.py).
 
     python train.py --data_dir DATA --logdir runs/fold1 --preset paper --fold 1 --steps 100000 \
         --identity_weights rcmalli_vggface_tf_notop_vgg16.h5
+    python train.py --demo    # the whole path on a bundled face, no dataset needed
 """
-from absl import app, flags, logging
+import sys
 
-from lac_gan import config as config_lib
-from lac_gan.checkpoints import CheckpointNotFoundError
-from lac_gan.training import NonFiniteLossError, TrainingOptions, run_training
-from lac_gan.vggface import WeightsFileError
-
-FLAGS = flags.FLAGS
-flags.DEFINE_string("data_dir", None, "Converted TFRecords (the converter's --out_dir, with manifest.json).")
-flags.DEFINE_string("logdir", None, "Checkpoints, config.json and TensorBoard events go here.")
-flags.DEFINE_enum("preset", "paper", sorted(config_lib.PRESETS), "Model/training configuration.")
-flags.DEFINE_integer("fold", 1, "JAA-Net fold (1-3): trains on the two other parts.")
-flags.DEFINE_integer("steps", 1000, "Global step to stop at (a resumed run continues up to it).")
-flags.DEFINE_integer("batch_size", None, "Global batch size (default: the preset's).")
-flags.DEFINE_string("identity_weights", None,
-                    "keras-vggface rcmalli_vggface_tf_notop_vgg16.h5 for the identity loss (Eq. 4), "
-                    "or 'none' to train without it.")
-flags.DEFINE_bool("mixed_precision", False, "Mixed precision: float16 on GPU (with loss scaling), bfloat16 on CPU.")
-flags.DEFINE_bool("xla", False, "Compile the forward/backward pass with XLA (jit_compile).")
-flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
-flags.DEFINE_bool("resume", False, "Continue from the latest checkpoint in --logdir.")
-flags.DEFINE_integer("seed", 0, "Seed of initialisation, data order and sampled target labels.")
-flags.DEFINE_integer("log_every", 10, "Write loss scalars every K steps.")
-flags.DEFINE_integer("image_every", 500, "Write image grids every K steps.")
-flags.DEFINE_integer("checkpoint_every", 1000, "Save a checkpoint every K steps (and at the end).")
-flags.mark_flags_as_required(["data_dir", "logdir", "identity_weights"])
-
-
-def _precision() -> str:
-    if not FLAGS.mixed_precision:
-        return "float32"
-    import tensorflow as tf
-    return "fp16" if tf.config.list_physical_devices("GPU") else "bf16"
-
-
-def main(argv):
-    del argv
-    config = config_lib.preset(FLAGS.preset)
-    if FLAGS.batch_size:
-        config = config.replace(batch_size=FLAGS.batch_size)
-    weights = None if FLAGS.identity_weights.lower() == "none" else FLAGS.identity_weights
-    options = TrainingOptions(
-        data_dir=FLAGS.data_dir, logdir=FLAGS.logdir, fold=FLAGS.fold, steps=FLAGS.steps,
-        identity_weights=weights, precision=_precision(), xla=FLAGS.xla, strategy=FLAGS.strategy,
-        resume=FLAGS.resume, seed=FLAGS.seed, log_every=FLAGS.log_every, image_every=FLAGS.image_every,
-        checkpoint_every=FLAGS.checkpoint_every)
-    try:
-        run_training(config, options)
-    except (NonFiniteLossError, WeightsFileError, CheckpointNotFoundError, FileExistsError) as error:
-        logging.error("%s", error)
-        raise SystemExit(1) from error
-
+from lac_gan.cli import main
 
 if __name__ == "__main__":
-    app.run(main)
+    main([sys.argv[0], "train", *sys.argv[1:]])

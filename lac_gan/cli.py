@@ -18,6 +18,8 @@ COMMANDS = {
     "export": ("lac_gan.commands.export", "write a SavedModel (aligned image, target AU labels) -> image"),
 }
 
+HELP_FLAGS = {"-h", "-?", "--help", "--helpshort", "--helpfull"}
+
 
 def usage() -> str:
     lines = ["usage: lacgan <command> [flags]   (lacgan <command> --help for its flags)", "", "commands:"]
@@ -42,7 +44,13 @@ def main(argv: list[str] | None = None) -> None:
     sys.modules["__main__"].__doc__ = module.__doc__
     for flag in flags.FLAGS.get_key_flags_for_module(module):
         flags.FLAGS.register_key_flag_for_module(program, flag)
-    app.run(module.main, argv=[program] + argv[2:])
+    try:
+        app.run(module.main, argv=[program] + argv[2:])
+    except SystemExit as stop:
+        # absl ends --help with exit status 1; asking for help is a success.
+        if stop.code == 1 and HELP_FLAGS.intersection(argv[2:]):
+            raise SystemExit(0) from None
+        raise
 
 
 if __name__ == "__main__":
