@@ -8,8 +8,9 @@
      discriminator on real and generated inputs;
   3. generator and discriminator gradients from that same forward pass (pix2pix style), applied
      discriminators first, then generator.
-Losses are averaged over the global batch, so Mirrored / MultiWorkerMirrored training matches
-single-device training.
+Losses are averaged over the global batch and D^i's batch norm is synchronized, so Mirrored /
+MultiWorkerMirrored training takes the same steps as one device given the same random draws (each
+replica draws its targets from its own stream of the generator).
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from lac_gan.models import LacGanModels
 from lac_gan.synthesis import edit_faces
 from lac_gan.vggface import VggFaceFeatures
 
+# The batch entries the step reads (the dataset also carries strings, which XLA cannot take).
+MODEL_INPUTS = ("image", "attention_maps", "labels", "known_mask")
 PER_AU_TERMS = ("pixel", "adv_z", "adv_au", "label", "d_z", "d_au", "d_label")
 PRECISIONS = {"float32": "float32", "fp16": "mixed_float16", "bf16": "mixed_bfloat16"}
 
@@ -130,7 +133,7 @@ class LacGanTrainer:
 
     def _forward(self, batch, targets, prior):
         """Every network on one batch -> per-example loss terms (dict of [B] or [B, 12])."""
-        c, m = self.config, self.models
+        m = self.models
         images, maps, known = batch["image"], batch["attention_maps"], batch["known_mask"]
         # Reconstruction needs a true label: unknown (9) AUs get the target instead, and weight 0.
         source_labels = tf.where(known, batch["labels"], targets)
@@ -193,7 +196,8 @@ class LacGanTrainer:
 
     def _replica_step(self, batch):
         targets, prior = self._sample(tf.shape(batch["image"])[0])
-        reported, g_grads, d_grads = self._losses_and_gradients(batch, targets, prior)
+        inputs = {name: batch[name] for name in MODEL_INPUTS}
+        reported, g_grads, d_grads = self._losses_and_gradients(inputs, targets, prior)
         self.discriminator_optimizer.apply_gradients(zip(d_grads, self.models.discriminator_variables))
         self.generator_optimizer.apply_gradients(zip(g_grads, self.models.generator_variables))
         return reported
@@ -211,6 +215,7 @@ class LacGanTrainer:
         maps of one batch, as [0, 1] images for TensorBoard."""
         images, maps, known, labels = batch["image"], batch["attention_maps"], batch["known_mask"], batch["labels"]
         flipped = tf.where(known, 1 - labels, 1)
+        # Preview only (no loss reads it): an unknown (9) AU is reconstructed as absent.
         reconstruction = edit_faces(self.models.generator, images, maps, tf.where(known, labels, 0))
         edited = edit_faces(self.models.generator, images, maps, flipped)
         # The 12 maps side by side: [B, S, 12 * S, 1].

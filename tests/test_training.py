@@ -189,6 +189,11 @@ def test_two_replica_mirrored_matches_one_device():
     assert "two replicas match one device" in result.stdout, result.stderr[-3000:]
 
 
+def test_xla_step_runs(face_data, tmp_path):
+    history = run_training(config_lib.tiny(), options(face_data, tmp_path, steps=1, xla=True))
+    assert all(np.isfinite(v) for v in history[-1].values())
+
+
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_mixed_precision_runs(face_data, tmp_path, precision):
     try:
