@@ -12,6 +12,8 @@ import tensorflow as tf
 
 from lac_gan import attention, config as config_lib, losses, record_schema, vggface
 from lac_gan.au_table import NUM_AUS
+from lac_gan.dataset import fold_files, make_dataset
+from lac_gan.synthesis import load_synthesizer
 from lac_gan.training import NonFiniteLossError, TrainingOptions, run_training
 
 CANONICAL_CSV = Path(__file__).resolve().parents[1] / "lac_gan" / "resources" / "canonical_49.csv"
@@ -117,6 +119,10 @@ def test_full_objective_logs_every_term(face_data, vgg_weights, tmp_path):
         assert name in tags
     assert history[-1]["loss/identity"] > 0
     assert (tmp_path / "config.json").is_file() and tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-4")
+    synthesizer = load_synthesizer(str(tmp_path))
+    batch = next(iter(make_dataset(fold_files(face_data, 1, "test"), 32, 2, shuffle=False)))
+    edited = synthesizer(batch["image"], batch["attention_maps"], tf.ones([2, NUM_AUS]))
+    assert edited.shape == (2, 32, 32, 3) and np.all(np.isfinite(edited.numpy()))
 
 
 def test_resume_continues_exactly(face_data, tmp_path):
