@@ -15,10 +15,9 @@ import tensorflow as tf
 
 from lac_gan import alignment, attention
 from lac_gan.au_table import AU_NAMES, NUM_AUS, au_index
-from lac_gan.export import to_model_range, to_uint8
 from lac_gan.face_detection import Face, FaceDetector
 from lac_gan.image_io import PHOTO_SUFFIXES
-from lac_gan.synthesis import Synthesizer
+from lac_gan.synthesis import Synthesizer, to_model_range, to_uint8
 
 
 class NoFaceError(ValueError):

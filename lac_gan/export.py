@@ -13,15 +13,7 @@ import tensorflow as tf
 
 from lac_gan import attention
 from lac_gan.au_table import NUM_AUS
-from lac_gan.synthesis import Synthesizer, edit_faces
-
-
-def to_model_range(images_uint8: tf.Tensor) -> tf.Tensor:
-    return tf.cast(images_uint8, tf.float32) / 127.5 - 1.0
-
-
-def to_uint8(images: tf.Tensor) -> tf.Tensor:
-    return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+from lac_gan.synthesis import Synthesizer, edit_faces, to_model_range, to_uint8
 
 
 class EditingModule(tf.Module):

@@ -18,6 +18,16 @@ from lac_gan.config import LacGanConfig
 from lac_gan.models import CARGs
 
 
+def to_model_range(images_uint8) -> tf.Tensor:
+    """uint8 images [0, 255] -> float32 [-1, 1], the range the model works in."""
+    return tf.cast(images_uint8, tf.float32) / 127.5 - 1.0
+
+
+def to_uint8(images) -> tf.Tensor:
+    """Images in [-1, 1] -> uint8 [0, 255], rounded."""
+    return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+
+
 def edit_faces(generator: CARGs, images, attention_maps, target_labels) -> tf.Tensor:
     """Eq. 1 (regions), the 12 CARGs with the target labels, Eq. 2 (composition) -> X^t [B, S, S, 3]."""
     regions = attention.au_regions(images, attention_maps)

@@ -1,6 +1,7 @@
-"""Things several test modules build: tiny untrained checkpoints and aligned test faces."""
+"""Things several test modules build: converted datasets, tiny untrained checkpoints, test faces."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
@@ -8,8 +9,27 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from lac_gan import attention, record_schema
+from lac_gan.alignment import canonical_landmarks49
 from lac_gan.au_table import NUM_AUS
+from lac_gan.bp4d import JAANET_PARTS
 from lac_gan.config import LacGanConfig, tiny
+
+
+def write_converted_dataset(directory: Path, size: int, examples_by_part: dict[str, list[dict]]) -> Path:
+    """What the converter writes, from ready aligned faces: `<directory>/<part>/shard.tfrecord` and a
+    manifest.json. Each example is `record_schema.encode_example` keywords (image, labels, subject,
+    task, frame, ...); the canonical face's AU centres and attention maps fill in what is not given."""
+    defaults = {"landmarks5": np.zeros((5, 2)), "au_centres": attention.au_centres(canonical_landmarks49(size)),
+                "attention_maps": attention.canonical_attention_maps(size)}
+    for part, examples in examples_by_part.items():
+        (directory / part).mkdir(parents=True, exist_ok=True)
+        with tf.io.TFRecordWriter(str(directory / part / "shard-00000.tfrecord")) as writer:
+            for example in examples:
+                writer.write(record_schema.encode_example(**{**defaults, **example}))
+    manifest = {"schema_version": record_schema.SCHEMA_VERSION, "image_size": size, "parts": list(JAANET_PARTS)}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    return directory
 
 
 def write_untrained_checkpoint(logdir: Path, config: LacGanConfig | None = None, seed: int = 0) -> Path:

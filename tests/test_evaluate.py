@@ -15,8 +15,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from lac_gan import attention, record_schema
-from lac_gan.alignment import canonical_landmarks49
+from builders import write_converted_dataset, write_untrained_checkpoint
+from lac_gan import attention
 from lac_gan.au_table import AU_NAMES, NUM_AUS
 from lac_gan.config import tiny
 from lac_gan.evaluation.protocol import EvaluationConfig, choose_pairs, run_evaluation, synthesis_labels
@@ -30,38 +30,16 @@ FRAMES = [("F007", "T1", (10, 11, 12)), ("F007", "T2", (5, 6, 7)), ("M003", "T1"
 PAIRS = 10
 
 
-def canonical_maps(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """AU centres and attention maps of the canonical face, as the converter gives 5-point frames."""
-    centres = attention.au_centres(canonical_landmarks49(size))
-    return centres, attention.au_attention_maps(centres, size)
-
-
 def write_test_fold(data_dir: Path, astronaut: np.ndarray) -> None:
     rng = np.random.default_rng(0)
-    centres, maps = canonical_maps(SIZE)
-    (data_dir / "part3").mkdir(parents=True)
-    with tf.io.TFRecordWriter(str(data_dir / "part3" / "part3-00000-of-00001.tfrecord")) as writer:
-        for k, (subject, task, frames) in enumerate(FRAMES):
-            for frame in frames:
-                crop = astronaut[20 + 3 * frame: 220 + 3 * frame, 150 + 5 * k: 350 + 5 * k]
-                image = np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.BILINEAR))
-                labels = rng.choice([0, 1, 9], size=NUM_AUS, p=[0.5, 0.4, 0.1])
-                writer.write(record_schema.encode_example(
-                    image=image, labels=labels, subject=subject, task=task, frame=frame,
-                    landmarks5=np.zeros(10), au_centres=centres, attention_maps=maps))
-    manifest = {"schema_version": record_schema.SCHEMA_VERSION, "image_size": SIZE,
-                "parts": ["part1", "part2", "part3"]}
-    (data_dir / "manifest.json").write_text(json.dumps(manifest))
-
-
-def write_untrained_checkpoint(logdir: Path) -> None:
-    """A training logdir (config.json, checkpoint index, ckpt-1) holding an untrained tiny generator."""
-    from lac_gan.models import CARGs
-    config = tiny()
-    config.save(logdir)
-    generator = CARGs(config, name="cargs")
-    generator.decode(generator.encode(tf.zeros([NUM_AUS, 1, SIZE, SIZE, 3])), tf.zeros([1, NUM_AUS], tf.int32))
-    tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), str(logdir), 1).save(checkpoint_number=1)
+    examples = []
+    for k, (subject, task, frames) in enumerate(FRAMES):
+        for frame in frames:
+            crop = astronaut[20 + 3 * frame: 220 + 3 * frame, 150 + 5 * k: 350 + 5 * k]
+            examples.append({"image": np.asarray(Image.fromarray(crop).resize((SIZE, SIZE), Image.BILINEAR)),
+                             "labels": rng.choice([0, 1, 9], size=NUM_AUS, p=[0.5, 0.4, 0.1]),
+                             "subject": subject, "task": task, "frame": frame})
+    write_converted_dataset(data_dir, SIZE, {"part3": examples})
 
 
 def region_synthesizer(images, attention_maps, target_labels):

@@ -5,8 +5,8 @@ import tensorflow as tf
 
 from builders import face_crops, write_untrained_checkpoint
 from lac_gan import attention
-from lac_gan.export import export_saved_model, to_model_range, to_uint8
-from lac_gan.synthesis import load_synthesizer
+from lac_gan.export import export_saved_model
+from lac_gan.synthesis import load_synthesizer, to_model_range, to_uint8
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from lac_gan.au_table import AU_NAMES, NUM_AUS, au_index
 from lac_gan.bp4d import UNKNOWN_LABEL
+from lac_gan.synthesis import to_uint8
 
 # Fig. 5's combinations. The paper's happy is AU2+AU6+AU7+AU12 (§4.2); AU6+AU12 is the usual
 # FACS/EMFACS happiness prototype; angry is the paper's AU4+AU23.
@@ -22,11 +23,6 @@ COMBINATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 PADDING = 6
 BACKGROUND = (255, 255, 255)
 TEXT = (0, 0, 0)
-
-
-def to_uint8(images) -> np.ndarray:
-    """Images in [-1, 1] (array or tensor) -> uint8 [0, 255]."""
-    return np.clip(np.round((np.asarray(images) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -47,7 +43,7 @@ def synthesise(synthesizer, face: Face, targets: np.ndarray) -> np.ndarray:
     count = len(targets)
     images = tf.constant(np.repeat(face.image[None], count, 0))
     maps = tf.constant(np.repeat(face.attention_maps[None], count, 0))
-    return to_uint8(synthesizer(images, maps, tf.constant(targets, tf.int32)))
+    return to_uint8(synthesizer(images, maps, tf.constant(targets, tf.int32))).numpy()
 
 
 def single_au_grid(faces: list[Face], synthesizer) -> tuple[list[list[np.ndarray]], list[str], list[str]]:
@@ -58,7 +54,7 @@ def single_au_grid(faces: list[Face], synthesizer) -> tuple[list[list[np.ndarray
         for state, state_name in ((0, "absent"), (1, "present")):
             targets = np.repeat(source[None], NUM_AUS, 0)
             targets[np.arange(NUM_AUS), np.arange(NUM_AUS)] = state
-            rows.append([to_uint8(face.image), *synthesise(synthesizer, face, targets)])
+            rows.append([to_uint8(face.image).numpy(), *synthesise(synthesizer, face, targets)])
             row_labels.append(f"{face.caption}  AU {state_name}")
     return rows, row_labels, ["input", *AU_NAMES]
 
@@ -68,7 +64,7 @@ def combination_grid(faces: list[Face], synthesizer) -> tuple[list[list[np.ndarr
     targets = np.zeros((len(COMBINATIONS), NUM_AUS), dtype=np.int32)
     for i, (_, aus) in enumerate(COMBINATIONS):
         targets[i, [au_index(a) for a in aus]] = 1
-    rows = [[to_uint8(face.image), *synthesise(synthesizer, face, targets)] for face in faces]
+    rows = [[to_uint8(face.image).numpy(), *synthesise(synthesizer, face, targets)] for face in faces]
     return rows, [face.caption for face in faces], ["input", *(name for name, _ in COMBINATIONS)]
 
 

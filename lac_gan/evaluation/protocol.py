@@ -30,9 +30,9 @@ from lac_gan.bp4d import UNKNOWN_LABEL, fold_parts
 from lac_gan.dataset import fold_files, make_dataset, read_manifest
 from lac_gan.evaluation import detectors as detectors_lib
 from lac_gan.evaluation import figures, metrics, report
-from lac_gan.evaluation.figures import to_uint8
 from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE
 from lac_gan.evaluation.progress import Progress
+from lac_gan.synthesis import to_uint8
 
 # A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1)
 # -> images [B,S,S,3] in [-1,1]; `lac_gan.synthesis.Synthesizer` is one.
@@ -183,7 +183,7 @@ class _PairSynthesiser:
         images, maps = np.stack(images), np.stack(maps)
         synthetic = np.asarray(self.synthesizer(tf.constant(images), tf.constant(maps),
                                                 tf.constant(np.stack(labels), tf.int32)))
-        for pair, image in zip(pairs, to_uint8(synthetic)):
+        for pair, image in zip(pairs, to_uint8(synthetic).numpy()):
             save_png(image, set_path(self.out_dir, "synthetic", pair))
         for k in range(len(pairs)):
             self.preservation.add(synthetic[k], images[k], maps[k])
@@ -221,7 +221,7 @@ def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pair
         for k, key in enumerate(zip(batch["subject"], batch["task"], batch["frame"])):
             row = position[(key[0].decode(), key[1].decode(), int(key[2]))]
             if row in pair_of_target:
-                save_png(to_uint8(batch["image"][k]), set_path(out_dir, "real", pair_of_target[row]))
+                save_png(to_uint8(batch["image"][k]).numpy(), set_path(out_dir, "real", pair_of_target[row]))
             if row in figure_rows:
                 faces[row] = figures.Face(batch["image"][k], batch["attention_maps"][k], labels[row],
                                           "{}/{}/{}".format(*index.loc[row, ["subject", "task", "frame"]]))
