@@ -144,8 +144,13 @@ class LacGanTrainer:
         composed = attention.compose(images, edited, maps)
         edited_regions = generated_regions(edited, maps)
 
-        real_au_logits, real_au_codes = m.local_discriminator(regions, source_labels, training=True)
-        fake_au_logits, fake_au_codes = m.local_discriminator(edited_regions, targets, training=True)
+        # Real and generated ROIs in one batch, so that batch norm sees both alike and the generator
+        # cannot steer D^i/R^i through the statistics of an all-generated batch.
+        au_logits, au_codes = m.local_discriminator(
+            tf.concat([regions, tf.cast(edited_regions, regions.dtype)], axis=1),
+            tf.concat([source_labels, targets], axis=0), training=True)
+        real_au_logits, fake_au_logits = tf.split(au_logits, 2, axis=0)
+        real_au_codes, fake_au_codes = tf.split(au_codes, 2, axis=0)
         fake_z_logits = m.latent_discriminator(z)
         real_image_logits = m.global_discriminator(images)
         fake_image_logits = m.global_discriminator(composed)
