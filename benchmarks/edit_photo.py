@@ -1,0 +1,42 @@
+"""Seconds per photo of `lacgan edit` on this machine (MTCNN, alignment, generator, blend back).
+
+    PYTHONPATH=.:tests python benchmarks/edit_photo.py [--preset paper] [--repeats 5]
+
+Uses an untrained generator of the preset's size (the speed does not depend on the weights) and
+skimage's astronaut photo (512 x 512).
+"""
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from builders import write_untrained_checkpoint
+from skimage import data
+
+from lac_gan.config import preset
+from lac_gan.editing import FaceEditor, parse_au_targets
+from lac_gan.synthesis import load_synthesizer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="paper")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    logdir = write_untrained_checkpoint(Path(tempfile.mkdtemp()), preset(args.preset))
+    started = time.perf_counter()
+    editor = FaceEditor(load_synthesizer(str(logdir)))
+    print(f"load checkpoint + MTCNN: {time.perf_counter() - started:.2f} s")
+    photo, targets = data.astronaut(), parse_au_targets("AU12=1,AU6=1", "AU4")
+    times = []
+    for _ in range(args.repeats + 1):
+        started = time.perf_counter()
+        editor.edit(photo, targets)
+        times.append(time.perf_counter() - started)
+    steady = sorted(times[1:])
+    print(f"first edit (includes tracing): {times[0]:.2f} s; then median {steady[len(steady) // 2]:.2f} s "
+          f"[min {steady[0]:.2f}, max {steady[-1]:.2f}] per photo over {args.repeats}")
+
+
+if __name__ == "__main__":
+    main()
