@@ -11,20 +11,14 @@ import pytest
 import tensorflow as tf
 
 from lac_gan import attention, config as config_lib, losses, record_schema, vggface
+from lac_gan.alignment import canonical_landmarks49
 from lac_gan.au_table import NUM_AUS
 from lac_gan.dataset import fold_files, make_dataset
 from lac_gan.synthesis import load_synthesizer
 from lac_gan.training import NonFiniteLossError, TrainingOptions, run_training
 
-CANONICAL_CSV = Path(__file__).resolve().parents[1] / "lac_gan" / "resources" / "canonical_49.csv"
 # The astronaut's face in skimage's 512 x 512 photo (rows, cols), a square around it.
 FACE_BOX = (30, 130, 230, 330)
-
-
-def canonical_landmarks(size: int) -> np.ndarray:
-    """The canonical 49-point face (measured in a 200 px crop) scaled to a size x size image."""
-    points = np.loadtxt(CANONICAL_CSV, delimiter=",", skiprows=1)[:, 1:]
-    return points * (size - 1) / 199.0
 
 
 def face_variants(photo: np.ndarray, size: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -44,9 +38,9 @@ def face_variants(photo: np.ndarray, size: int, count: int, rng: np.random.Gener
 def write_face_records(directory: Path, photo: np.ndarray, size: int, per_part: int = 6) -> Path:
     """A tiny converted dataset: manifest.json + part1..3 shards of real faces with random 0/1/9 labels."""
     rng = np.random.default_rng(0)
-    landmarks = canonical_landmarks(size)
+    landmarks = canonical_landmarks49(size)
     centres = attention.au_centres(landmarks)
-    maps = attention.au_attention_maps(centres, size)
+    maps = attention.canonical_attention_maps(size)
     parts = ["part1", "part2", "part3"]
     for p, part in enumerate(parts):
         (directory / part).mkdir(parents=True)
