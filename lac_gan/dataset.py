@@ -47,8 +47,12 @@ def fold_files(data_dir: str | Path, fold: int, split: str) -> list[str]:
 
 def make_dataset(files: list[str], image_size: int, batch_size: int, *, shuffle: bool = True,
                  repeat: bool = True, seed: int | None = None, shuffle_buffer: int = 2048,
-                 drop_remainder: bool = True) -> tf.data.Dataset:
-    """Batches of `record_schema.parse_example` dicts with interleaved reads, parallel decode, prefetch."""
+                 drop_remainder: bool = True, skip_examples: int = 0) -> tf.data.Dataset:
+    """Batches of `record_schema.parse_example` dicts with interleaved reads, parallel decode, prefetch.
+
+    `skip_examples` drops that many examples of the (seeded) stream before decoding: a resumed
+    training run skips what it already consumed without decoding it again.
+    """
     if not files:
         raise ValueError("make_dataset needs at least one TFRecord file")
     dataset = tf.data.Dataset.from_tensor_slices(list(files))
@@ -60,6 +64,7 @@ def make_dataset(files: list[str], image_size: int, batch_size: int, *, shuffle:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
+    dataset = dataset.skip(skip_examples)
     dataset = dataset.map(lambda s: record_schema.parse_example(s, image_size),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=seed is not None or not shuffle)
     return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

@@ -29,6 +29,7 @@ from lac_gan.au_table import AU_NAMES, NUM_AUS
 from lac_gan.checkpoints import CHECKPOINT_PREFIX
 from lac_gan.config import CONFIG_FILE_NAME, LacGanConfig
 from lac_gan.models import LacGanModels
+from lac_gan.progress import Progress
 from lac_gan.synthesis import edit_faces
 from lac_gan.vggface import VggFaceFeatures
 
@@ -258,12 +259,13 @@ def training_files(config: LacGanConfig, options: TrainingOptions) -> list[str]:
 
 
 def training_batches(files: list[str], config: LacGanConfig, seed: int, start_step: int) -> tf.data.Dataset:
-    """Seeded batches, skipping the `start_step` batches a resumed run already used.
+    """Seeded batches, skipping (undecoded) the `start_step` batches a resumed run already used.
 
     Iterate it once only: tf.data reshuffles for every new iterator of a dataset object, so a second
     iterator would see another order (previews therefore read their own dataset).
     """
-    return dataset.make_dataset(files, config.image_size, config.batch_size, seed=seed).skip(start_step)
+    return dataset.make_dataset(files, config.image_size, config.batch_size, seed=seed,
+                                skip_examples=start_step * config.batch_size)
 
 
 def preview_batch(files: list[str], config: LacGanConfig) -> dict[str, tf.Tensor]:
@@ -355,11 +357,13 @@ def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[st
     writer = tf.summary.create_file_writer(str(Path(options.logdir) / "train"))
     history = []
     step = start
+    progress = Progress("training steps", options.steps - start)
     while step < options.steps:
         scalars = loss_scalars(trainer.train_step(next(batches)))
         step = int(trainer.step.numpy())
         check_finite(scalars, step, manager.latest_checkpoint)
         history.append(scalars)
+        progress.advance_to(step - start)
         if step % options.log_every == 0:
             _write_scalars(writer, scalars, trainer.config.learning_rate, step)
             logging.info("step %d: total_g %.4f total_d %.4f", step, scalars["loss/total_g"], scalars["loss/total_d"])

@@ -1,5 +1,4 @@
 """Short real-data training runs at the tiny preset: learning, summaries, resume, non-finite stop."""
-import json
 import os
 import subprocess
 import sys
@@ -10,9 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lac_gan import attention, config as config_lib, losses, record_schema, vggface
+from builders import write_converted_dataset
+from lac_gan import config as config_lib, losses, vggface
 from lac_gan.alignment import canonical_landmarks49
 from lac_gan.au_table import NUM_AUS
+from lac_gan.bp4d import JAANET_PARTS
 from lac_gan.dataset import fold_files, make_dataset
 from lac_gan.synthesis import load_synthesizer
 from lac_gan.training import NonFiniteLossError, TrainingOptions, run_training
@@ -36,24 +37,16 @@ def face_variants(photo: np.ndarray, size: int, count: int, rng: np.random.Gener
 
 
 def write_face_records(directory: Path, photo: np.ndarray, size: int, per_part: int = 6) -> Path:
-    """A tiny converted dataset: manifest.json + part1..3 shards of real faces with random 0/1/9 labels."""
+    """A tiny converted dataset: part1..3 of real faces with random 0/1/9 labels."""
     rng = np.random.default_rng(0)
     landmarks = canonical_landmarks49(size)
-    centres = attention.au_centres(landmarks)
-    maps = attention.canonical_attention_maps(size)
-    parts = ["part1", "part2", "part3"]
-    for p, part in enumerate(parts):
-        (directory / part).mkdir(parents=True)
-        with tf.io.TFRecordWriter(str(directory / part / "shard-00000.tfrecord")) as writer:
-            for frame, face in enumerate(face_variants(photo, size, per_part, rng)):
-                labels = rng.choice([0, 1, 9], size=NUM_AUS, p=[0.45, 0.45, 0.1])
-                writer.write(record_schema.encode_example(
-                    image=face, labels=labels, subject=f"F00{p + 1}", task="T1", frame=frame,
-                    landmarks5=np.zeros((5, 2)), au_centres=centres, attention_maps=maps,
-                    landmarks49=landmarks))
-    manifest = {"schema_version": record_schema.SCHEMA_VERSION, "image_size": size, "parts": parts}
-    (directory / "manifest.json").write_text(json.dumps(manifest))
-    return directory
+    examples = {}
+    for p, part in enumerate(JAANET_PARTS):
+        faces = face_variants(photo, size, per_part, rng)
+        examples[part] = [{"image": face, "labels": rng.choice([0, 1, 9], size=NUM_AUS, p=[0.45, 0.45, 0.1]),
+                           "subject": f"F00{p + 1}", "task": "T1", "frame": frame, "landmarks49": landmarks}
+                          for frame, face in enumerate(faces)]
+    return write_converted_dataset(directory, size, examples)
 
 
 def write_random_vggface(path: Path) -> Path:
@@ -158,6 +151,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from lac_gan import config as config_lib
 from lac_gan.au_table import NUM_AUS
+from lac_gan.bp4d import JAANET_PARTS
 from lac_gan.training import LacGanTrainer
 
 # Each replica draws its own random targets by design; fix them so both runs see the same inputs.

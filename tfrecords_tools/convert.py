@@ -39,6 +39,7 @@ from lac_gan.au_table import AU_NAMES
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, JAANET_PARTS, UNKNOWN_LABEL, fold_parts
 from lac_gan.dataset import MANIFEST_NAME
 from lac_gan.image_io import ImageReadError, read_rgb
+from lac_gan.progress import format_eta
 from tfrecords_tools.bp4d_layout import LayoutError, Problems, Video, discover, read_landmarks49
 
 if TYPE_CHECKING:
@@ -291,8 +292,7 @@ class ProgressReporter(threading.Thread):
         then, done_then = self.history[0]
         rate = (done_here - done_then) / max(now - then, 1e-9)
         remaining = self.total - self.already_done - done_here
-        eta = f"{int(remaining / rate // 3600)}:{int(remaining / rate % 3600 // 60):02d}:" \
-              f"{int(remaining / rate % 60):02d}" if rate > 0 else "?"
+        eta = format_eta(remaining / rate if rate > 0 else None)
         print(f"[convert] {self.already_done + done_here}/{self.total} frames, {rate:.1f} frames/s, ETA {eta}",
               file=sys.stderr, flush=True)
 

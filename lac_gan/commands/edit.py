@@ -2,14 +2,12 @@
 
 Also a folder in, a folder out. See lac_gan/editing.py for what happens to each face.
 """
-import sys
-import time
-
 from absl import flags, logging
 
 from lac_gan.checkpoints import CheckpointNotFoundError
 from lac_gan.editing import FaceEditor, NoFaceError, parse_au_targets, photo_pairs
 from lac_gan.image_io import ImageReadError, read_rgb, write_rgb
+from lac_gan.progress import Progress
 from lac_gan.synthesis import load_synthesizer
 
 flags.DEFINE_string("checkpoint", None, "Training logdir (its latest checkpoint) or a checkpoint path.")
@@ -33,17 +31,15 @@ def main(argv):
         logging.error("%s", error)
         raise SystemExit(1) from error
     failures = 0
-    start = time.monotonic()
-    for done, (source, target) in enumerate(pairs, 1):
+    progress = Progress("edited photos", len(pairs))
+    for source, target in pairs:
         try:
             write_rgb(editor.edit(read_rgb(source), targets, FLAGS.all_faces, source=str(source)), target)
+            logging.info("%s -> %s", source, target)
         except (ImageReadError, NoFaceError) as error:
             failures += 1
             logging.error("%s", error)
-            continue
-        rate = done / (time.monotonic() - start)
-        print(f"[{done}/{len(pairs)}] {source} -> {target} ({rate:.2f} photos/s, "
-              f"ETA {(len(pairs) - done) / rate:.0f} s)", file=sys.stderr)
+        progress.update(1)
     if failures:
         logging.error("%d of %d photos could not be edited (see above)", failures, len(pairs))
         raise SystemExit(1)

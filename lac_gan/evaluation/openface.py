@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from lac_gan.au_table import AU_NUMBERS, NUM_AUS
-from lac_gan.evaluation.progress import Progress
+from lac_gan.progress import Progress
 
 # A row is a detection failure when `success` is 0 or `confidence` is below this (openface.md: a
 # 45-degree face was fitted with confidence 0.017 while good fits score about 0.9-0.98).

@@ -31,7 +31,7 @@ from lac_gan.dataset import fold_files, make_dataset, read_manifest
 from lac_gan.evaluation import detectors as detectors_lib
 from lac_gan.evaluation import figures, metrics, report
 from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE
-from lac_gan.evaluation.progress import Progress
+from lac_gan.progress import Progress
 from lac_gan.synthesis import to_uint8
 
 # A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1)

@@ -1,10 +1,18 @@
-"""Progress lines (count, rate, ETA) for the long steps of an evaluation: synthesis, detection."""
+"""Progress lines (count, rate, ETA) for long work: training, synthesis, detection, editing."""
 from __future__ import annotations
 
 import logging
 import time
 
 INTERVAL_S = 10.0
+
+
+def format_eta(seconds: float | None) -> str:
+    """H:MM:SS, or '?' while no rate is known."""
+    if seconds is None:
+        return "?"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 class Progress:
@@ -26,5 +34,5 @@ class Progress:
         if finishing or (now - self.last_log >= self.interval_s and done < self.total):
             self.last_log = now
             rate = self.done / max(now - self.start, 1e-9)
-            eta = f"{(self.total - self.done) / rate:.0f} s" if rate > 0 else "unknown"
-            logging.info("%s: %d/%d (%.1f/s, ETA %s)", self.what, self.done, self.total, rate, eta)
+            eta = format_eta((self.total - self.done) / rate if rate > 0 else None)
+            logging.info("%s: %d/%d (%.2f/s, ETA %s)", self.what, self.done, self.total, rate, eta)
