@@ -44,11 +44,17 @@ def main(argv: list[str] | None = None) -> None:
     sys.modules["__main__"].__doc__ = module.__doc__
     for flag in flags.FLAGS.get_key_flags_for_module(module):
         flags.FLAGS.register_key_flag_for_module(program, flag)
+    run_absl(module.main, [program] + argv[2:])
+
+
+def run_absl(main_function, argv: list[str] | None = None) -> None:
+    """absl's app.run, except that --help exits with status 0 (absl ends it with 1, which scripts
+    read as failure)."""
+    argv = list(sys.argv if argv is None else argv)
     try:
-        app.run(module.main, argv=[program] + argv[2:])
+        app.run(main_function, argv=argv)
     except SystemExit as stop:
-        # absl ends --help with exit status 1; asking for help is a success.
-        if stop.code == 1 and HELP_FLAGS.intersection(argv[2:]):
+        if stop.code == 1 and HELP_FLAGS.intersection(argv[1:]):
             raise SystemExit(0) from None
         raise
 

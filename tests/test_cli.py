@@ -32,3 +32,12 @@ def test_usage_lists_the_commands():
 def test_unknown_command_is_an_error_with_the_usage():
     result = lacgan("trian")
     assert result.returncode == 2 and "unknown command 'trian'" in result.stderr and "convert" in result.stderr
+
+
+@pytest.mark.parametrize("entry, key_flag", [(["train.py"], "--[no]demo"), (["evaluate.py"], "--detector"),
+                                             (["-m", "tfrecords_tools.convert"], "--bp4d_root")])
+def test_paper_style_entry_points_have_help(entry, key_flag):
+    result = subprocess.run([sys.executable, *entry, "--help"], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert key_flag in result.stdout

@@ -37,6 +37,7 @@ from absl import app, flags
 from lac_gan import alignment, attention, record_schema
 from lac_gan.au_table import AU_NAMES
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, JAANET_PARTS, UNKNOWN_LABEL, fold_parts
+from lac_gan.cli import run_absl
 from lac_gan.dataset import MANIFEST_NAME
 from lac_gan.image_io import ImageReadError, read_rgb
 from lac_gan.progress import format_eta
@@ -512,4 +513,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_absl(main)
