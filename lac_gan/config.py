@@ -40,6 +40,11 @@ class LacGanConfig:
     lambda_tv: float = 0.001  # lambda_4
     lambda_au_label: float = 10.0  # lambda_AU
     lambda_image_adv: float = 1.0  # Eq. 3's weight: the paper's Eq. 10 omits the term (paper-notes)
+    # Eq. 5 as the paper's l1 norm ("sum" over the ROI) or per ROI pixel ("roi_mean"); see paper-notes.
+    pixel_loss_reduction: str = "sum"
+    # What R^i regresses in the discriminator step: "real" ROIs with their source labels (ACGAN /
+    # StarGAN), "generated" ROIs with the target labels (Eq. 8 read literally), or "both".
+    regressor_data: str = "real"
     au_loss_weights: tuple[float, ...] = (1.0,) * NUM_AUS  # beta_i
     identity_layers: tuple[str, ...] = PAPER_IDENTITY_LAYERS
     identity_layer_weights: tuple[float, ...] = PAPER_IDENTITY_LAYER_WEIGHTS
@@ -59,6 +64,10 @@ class LacGanConfig:
             raise ValueError("the paper's encoder and decoder have 5 (de)convolution layers each")
         if len(self.au_loss_weights) != NUM_AUS:
             raise ValueError(f"au_loss_weights needs {NUM_AUS} values")
+        if self.pixel_loss_reduction not in ("sum", "roi_mean"):
+            raise ValueError(f"pixel_loss_reduction must be sum or roi_mean, got {self.pixel_loss_reduction!r}")
+        if self.regressor_data not in ("real", "generated", "both"):
+            raise ValueError(f"regressor_data must be real, generated or both, got {self.regressor_data!r}")
         if len(self.identity_layers) != len(self.identity_layer_weights):
             raise ValueError("identity_layers and identity_layer_weights differ in length")
 

@@ -39,18 +39,24 @@ def generator_adversarial_loss(fake_logits):
     return _sigmoid_cross_entropy(fake_logits, 1.0)
 
 
-def pixel_loss(generated_regions, regions, attention_maps, weights):
-    """Eq. 5: || X^{hat AU_i} - X^{AU_i} ||_1 per ROI pixel, where X^{hat AU_i} = A_i x G_AU_i(...) is
-    the generated ROI (the part Eq. 2 uses) and X^{AU_i} = A_i x X^s: the L1 norm over the image
-    divided by 3 x the attention mass sum(A_i), so that the term measures the error inside the
-    (small, ~4% of the face) region instead of being diluted by the image size.
+def pixel_loss(generated_regions, regions, attention_maps, weights, reduction="sum"):
+    """Eq. 5: || X^{hat AU_i} - X^{AU_i} ||_1, where X^{hat AU_i} = A_i x G_AU_i(...) is the generated
+    ROI (the part Eq. 2 uses) and X^{AU_i} = A_i x X^s.
+
+    reduction "sum" (default): the paper's l1 *norm*, summed over the ROI's pixels and channels. That
+    is what keeps the reconstruction ahead of the lambda-weighted adversarial and label terms (see
+    docs/paper-notes.md: with a per-pixel mean the pixel loss barely fell and the edits turned into
+    speckle). "roi_mean": the same divided by 3 x the attention mass sum(A_i), the L1 per ROI pixel.
 
     generated_regions, regions [12, B, S, S, 3]; attention_maps [B, S, S, 12]; weights [B, 12] (0
     where the source label is unknown: there is no true label to reconstruct with). Returns [B, 12].
     """
     l1 = tf.transpose(tf.reduce_sum(tf.abs(_f32(generated_regions) - _f32(regions)), axis=[2, 3, 4]))
-    mass = 3.0 * tf.reduce_sum(_f32(attention_maps), axis=[1, 2])
-    return l1 / tf.maximum(mass, 1.0) * _f32(weights)
+    if reduction == "roi_mean":
+        l1 = l1 / tf.maximum(3.0 * tf.reduce_sum(_f32(attention_maps), axis=[1, 2]), 1.0)
+    elif reduction != "sum":
+        raise ValueError(f"unknown pixel loss reduction {reduction!r}; choose sum or roi_mean")
+    return l1 * _f32(weights)
 
 
 def label_regression_loss(predicted_codes, labels, weights=None):

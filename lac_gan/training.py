@@ -156,7 +156,8 @@ class LacGanTrainer:
         real_image_logits = m.global_discriminator(images)
         fake_image_logits = m.global_discriminator(composed)
         return {
-            "pixel": losses.pixel_loss(generated_regions(reconstructed, maps), regions, maps, known),
+            "pixel": losses.pixel_loss(generated_regions(reconstructed, maps), regions, maps, known,
+                                       self.config.pixel_loss_reduction),
             "adv_z": losses.generator_adversarial_loss(fake_z_logits),
             "adv_au": losses.generator_adversarial_loss(fake_au_logits),
             "label": losses.label_regression_loss(fake_au_codes, targets),
@@ -165,9 +166,20 @@ class LacGanTrainer:
             "tv": losses.total_variation_loss(composed),
             "d_z": losses.discriminator_adversarial_loss(m.latent_discriminator(prior), fake_z_logits),
             "d_au": losses.discriminator_adversarial_loss(real_au_logits, fake_au_logits, known),
-            "d_label": losses.label_regression_loss(real_au_codes, source_labels, known),
+            "d_label": self._regressor_loss(real_au_codes, source_labels, known, fake_au_codes, targets),
             "d_img": losses.discriminator_adversarial_loss(real_image_logits, fake_image_logits),
         }
+
+    def _regressor_loss(self, real_codes, source_labels, known, fake_codes, targets):
+        """R^i's own loss (Eq. 8) on real ROIs with source labels, generated ROIs with targets, or both."""
+        data = self.config.regressor_data
+        real = losses.label_regression_loss(real_codes, source_labels, known)
+        fake = losses.label_regression_loss(fake_codes, targets)
+        if data == "real":
+            return real
+        if data == "generated":
+            return fake
+        return real + fake
 
     def _objectives(self, terms):
         """Eq. 9-10 for both players -> per-example totals ([B] each)."""

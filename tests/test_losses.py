@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from lac_gan import losses
@@ -23,7 +24,7 @@ def test_adversarial_losses_eq_3_6_7():
     np.testing.assert_allclose(g, [-log_sigmoid(0.5), -log_sigmoid(-3.0)], rtol=1e-6)
 
 
-def test_pixel_loss_eq_5_is_l1_per_roi_pixel_and_masks_unknown_labels():
+def test_pixel_loss_eq_5_is_the_l1_norm_or_per_roi_pixel_and_masks_unknown_labels():
     s = 2
     maps = np.zeros((1, s, s, NUM_AUS), np.float32)
     maps[0, 0, 0, 0], maps[0, 0, 1, 0] = 1.0, 0.5  # AU1: mass 1.5
@@ -33,10 +34,15 @@ def test_pixel_loss_eq_5_is_l1_per_roi_pixel_and_masks_unknown_labels():
     generated[0, 0, 0, 0] = [0.3, -0.3, 0.0]  # |.| sum 0.6
     generated[1, 0, 1, 1] = [1.0, 1.0, 1.0]  # |.| sum 3
     known = np.ones((1, NUM_AUS), bool)
+    # The generated ROI is A_i x G: AU1's pixel (0, 0) has weight 1, AU2's (1, 1) weight 1.
     loss = losses.pixel_loss(generated, regions, maps, known).numpy()
-    np.testing.assert_allclose(loss[0, :2], [0.6 / (3 * 1.5), 3.0 / 3.0], rtol=1e-6)
+    np.testing.assert_allclose(loss[0, :2], [0.6, 3.0], rtol=1e-6)  # the paper's l1 norm (sum)
+    per_pixel = losses.pixel_loss(generated, regions, maps, known, reduction="roi_mean").numpy()
+    np.testing.assert_allclose(per_pixel[0, :2], [0.6 / (3 * 1.5), 3.0 / 3.0], rtol=1e-6)
     known[0, 1] = False  # AU2's label is 9: no reconstruction target
     assert losses.pixel_loss(generated, regions, maps, known).numpy()[0, 1] == 0
+    with pytest.raises(ValueError, match="reduction"):
+        losses.pixel_loss(generated, regions, maps, known, reduction="mean")
 
 
 def test_label_regression_loss_eq_8():
