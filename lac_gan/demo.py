@@ -78,7 +78,7 @@ def write_bp4d_tree(root: Path, photo: np.ndarray, seed: int) -> tuple[Path, Pat
     return images, labels
 
 
-def test_faces(data_dir: Path, image_size: int, count: int) -> list[Face]:
+def held_out_faces(data_dir: Path, image_size: int, count: int) -> list[Face]:
     """The first `count` faces of fold 1's test part, for the figures."""
     batch = next(iter(make_dataset(fold_files(data_dir, 1, "test"), image_size, count, shuffle=False,
                                    repeat=False, drop_remainder=False)))
@@ -107,7 +107,7 @@ def run_demo(out_dir: str | Path, steps: int = DEMO_STEPS, seed: int = 0) -> Dem
     run_training(config, TrainingOptions(data_dir=str(tfrecords), logdir=str(logdir), steps=steps, seed=seed,
                                          resume=True, image_every=max(1, steps // 3),
                                          checkpoint_every=steps))
-    figures = write_figures(test_faces(tfrecords, config.image_size, FIGURE_FACES),
+    figures = write_figures(held_out_faces(tfrecords, config.image_size, FIGURE_FACES),
                             load_synthesizer(str(logdir)), out_dir / "figures")
     print(f"[demo] done in {time.monotonic() - started:.0f} s", flush=True)
     return DemoOutputs(images, labels, tfrecords, logdir, figures)
