@@ -75,14 +75,18 @@ def normalise_overlaps(attention_maps: tf.Tensor) -> tf.Tensor:
     return attention_maps / tf.maximum(total, 1.0)
 
 
+def au_major(attention_maps: tf.Tensor) -> tf.Tensor:
+    """Maps [B, H, W, 12] -> [12, B, H, W, 1]: AU i's map first, ready to weight AU i's image."""
+    return tf.transpose(attention_maps, [3, 0, 1, 2])[..., None]
+
+
 def au_regions(source: tf.Tensor, attention_maps: tf.Tensor) -> tf.Tensor:
     """Eq. 1, X^{AU_i} = A_i x X^s, for every AU at once.
 
     source [B, H, W, 3], attention_maps [B, H, W, 12] -> regions [12, B, H, W, 3] (AU-major, so
     that region i is the input of CARG i).
     """
-    maps = tf.transpose(attention_maps, [3, 0, 1, 2])[..., None]
-    return maps * source[None]
+    return au_major(attention_maps) * source[None]
 
 
 def compose(source: tf.Tensor, generated_regions: tf.Tensor, attention_maps: tf.Tensor) -> tf.Tensor:
@@ -92,6 +96,6 @@ def compose(source: tf.Tensor, generated_regions: tf.Tensor, attention_maps: tf.
     [B, H, W, 12] as stored (they are normalised here, see `normalise_overlaps`). Pixels outside all
     regions are the source pixels, bit-identical.
     """
-    weights = tf.transpose(normalise_overlaps(attention_maps), [3, 0, 1, 2])[..., None]
+    weights = au_major(normalise_overlaps(attention_maps))
     weighted = tf.reduce_sum(weights * generated_regions, axis=0)
     return weighted + (1.0 - tf.reduce_sum(weights, axis=0)) * source

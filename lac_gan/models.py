@@ -196,6 +196,14 @@ class CARGs(keras.Model):
     def call(self, regions, labels):
         return self.decode(self.encode(regions), labels)
 
+    def create_weights(self) -> tf.Tensor:
+        """One pass on zeros so every variable exists (checkpoints restore into existing variables);
+        returns that pass's z for building the latent discriminators the same way."""
+        s = self.config.image_size
+        z = self.encode(tf.zeros([NUM_AUS, 1, s, s, 3]))
+        self.decode(z, tf.zeros([1, NUM_AUS], tf.int32))
+        return z
+
 
 def centre_crop(x: tf.Tensor, size: int) -> tf.Tensor:
     """[B, H, W, C] -> [B, size, size, C], the centre (H - size is split evenly, extra on the end)."""
@@ -281,12 +289,9 @@ class LacGanModels:
 
     def _build(self):
         s = self.config.image_size
-        regions = tf.zeros([NUM_AUS, 1, s, s, 3])
-        labels = tf.zeros([1, NUM_AUS], tf.int32)
-        z = self.generator.encode(regions)
-        self.generator.decode(z, labels)
+        z = self.generator.create_weights()
         self.latent_discriminator(z)
-        self.local_discriminator(regions, labels)
+        self.local_discriminator(tf.zeros([NUM_AUS, 1, s, s, 3]), tf.zeros([1, NUM_AUS], tf.int32))
         self.global_discriminator(tf.zeros([1, s, s, 3]))
 
     @property

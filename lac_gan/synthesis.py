@@ -65,7 +65,6 @@ def load_synthesizer(checkpoint: str) -> Synthesizer:
     path = resolve_checkpoint(checkpoint)
     config = LacGanConfig.load(checkpoint_logdir(path))
     generator = CARGs(config, name="cargs")
-    s = config.image_size
-    generator.decode(generator.encode(tf.zeros([NUM_AUS, 1, s, s, 3])), tf.zeros([1, NUM_AUS], tf.int32))
+    generator.create_weights()
     tf.train.Checkpoint(generator=generator).restore(path).expect_partial().assert_existing_objects_matched()
     return Synthesizer(config, generator)

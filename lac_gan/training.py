@@ -85,8 +85,7 @@ def global_mean(per_example: tf.Tensor, global_batch_size: int) -> tf.Tensor:
 def generated_regions(generated: tf.Tensor, attention_maps: tf.Tensor) -> tf.Tensor:
     """The generated AU ROI A_i x G_AU_i(...) [12, B, S, S, 3]: the part of a CARG's output that
     Eq. 2 uses, compared with the real ROI A_i x X^s (Eq. 1) by Eq. 5 and the local discriminator."""
-    maps = tf.transpose(tf.cast(attention_maps, generated.dtype), [3, 0, 1, 2])[..., None]
-    return maps * generated
+    return attention.au_major(tf.cast(attention_maps, generated.dtype)) * generated
 
 
 class LacGanTrainer:

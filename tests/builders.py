@@ -11,7 +11,6 @@ from PIL import Image
 
 from lac_gan import attention, record_schema
 from lac_gan.alignment import canonical_landmarks49
-from lac_gan.au_table import NUM_AUS
 from lac_gan.bp4d import JAANET_PARTS
 from lac_gan.config import LacGanConfig, tiny
 
@@ -39,8 +38,7 @@ def write_untrained_checkpoint(logdir: Path, config: LacGanConfig | None = None,
     keras.utils.set_random_seed(seed)
     config.save(logdir)
     generator = CARGs(config, name="cargs")
-    size = config.image_size
-    generator.decode(generator.encode(tf.zeros([NUM_AUS, 1, size, size, 3])), tf.zeros([1, NUM_AUS], tf.int32))
+    generator.create_weights()
     tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), str(logdir), 1).save(checkpoint_number=1)
     return logdir
 
