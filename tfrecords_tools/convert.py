@@ -17,7 +17,6 @@ import dataclasses
 import json
 import multiprocessing
 import os
-import platform
 import shlex
 import sys
 import threading
@@ -26,7 +25,6 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +39,7 @@ from lac_gan.cli import run_absl
 from lac_gan.dataset import MANIFEST_NAME
 from lac_gan.image_io import ImageReadError, read_rgb
 from lac_gan.progress import format_eta
+from lac_gan.provenance import package_versions
 from tfrecords_tools.bp4d_layout import LayoutError, Problems, Video, discover, read_landmarks49
 
 if TYPE_CHECKING:
@@ -381,16 +380,6 @@ def au_rates(sidecars: list[dict]) -> dict[str, dict]:
     known = np.sum([s["au_known"] for s in sidecars], axis=0) if sidecars else np.zeros(len(AU_NAMES))
     return {name: {"positive": int(p), "known": int(k), "rate": round(p / k, 4) if k else None}
             for name, p, k in zip(AU_NAMES, positives, known)}
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("tensorflow", "mtcnn", "numpy", "pillow"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 def build_manifest(parts: dict[str, list[str]], settings: Settings, results: dict, video_problems: Problems,

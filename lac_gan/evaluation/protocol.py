@@ -22,7 +22,6 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from PIL import Image
 
 from lac_gan import record_schema
 from lac_gan.au_table import AU_NAMES
@@ -31,7 +30,9 @@ from lac_gan.dataset import fold_files, make_dataset, read_manifest
 from lac_gan.evaluation import detectors as detectors_lib
 from lac_gan.evaluation import figures, metrics, report
 from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE
+from lac_gan.image_io import write_rgb
 from lac_gan.progress import Progress
+from lac_gan.provenance import package_versions
 from lac_gan.synthesis import to_uint8
 
 # A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1)
@@ -122,10 +123,6 @@ def synthesis_labels(target_labels: np.ndarray, source_labels: np.ndarray) -> np
 # Synthesis
 
 
-def save_png(image: np.ndarray, path: Path) -> None:
-    Image.fromarray(image).save(path)
-
-
 @dataclass
 class Preservation:
     """Sums of |synthetic - source| (in [-1, 1] units) outside all AU regions and inside them."""
@@ -184,7 +181,7 @@ class _PairSynthesiser:
         synthetic = np.asarray(self.synthesizer(tf.constant(images), tf.constant(maps),
                                                 tf.constant(np.stack(labels), tf.int32)))
         for pair, image in zip(pairs, to_uint8(synthetic).numpy()):
-            save_png(image, set_path(self.out_dir, "synthetic", pair))
+            write_rgb(image, set_path(self.out_dir, "synthetic", pair))
         for k in range(len(pairs)):
             self.preservation.add(synthetic[k], images[k], maps[k])
         if self.embedder is not None:
@@ -221,7 +218,7 @@ def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pair
         for k, key in enumerate(zip(batch["subject"], batch["task"], batch["frame"])):
             row = position[(key[0].decode(), key[1].decode(), int(key[2]))]
             if row in pair_of_target:
-                save_png(to_uint8(batch["image"][k]).numpy(), set_path(out_dir, "real", pair_of_target[row]))
+                write_rgb(to_uint8(batch["image"][k]).numpy(), set_path(out_dir, "real", pair_of_target[row]))
             if row in figure_rows:
                 faces[row] = figures.Face(batch["image"][k], batch["attention_maps"][k], labels[row],
                                           "{}/{}/{}".format(*index.loc[row, ["subject", "task", "frame"]]))
@@ -317,7 +314,7 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
                      {"skipped": "no --identity_weights (VGG-Face weights file) given"}),
         "figures": [str(p.relative_to(out_dir)) for p in figure_paths],
         "pairs": pair_records(index, pairs),
-        "versions": report.package_versions(),
+        "versions": package_versions(),
         "seconds": round(time.time() - started, 1),
     }
     report.write_report(out_dir, results, scored)

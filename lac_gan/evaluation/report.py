@@ -7,11 +7,8 @@ scored in both sets, and its gap is Avg(Real) - Avg(Synthesis), as in the paper.
 from __future__ import annotations
 
 import csv
-import importlib.metadata
 import json
 import math
-import platform
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +18,6 @@ from lac_gan.evaluation import metrics
 
 METRICS = (("f1", "F1"), ("accuracy", "Acc"))  # (AUScore field, column label)
 COLUMNS = ("AU", "Real F1", "Real Acc", "Synthesis F1", "Synthesis Acc", "Gaps F1", "Gaps Acc")
-PACKAGES = ("tensorflow", "keras", "numpy", "pandas", "pillow", "absl-py")
 
 
 def _score(score: metrics.AUScore | None, field: str) -> float | None:
@@ -81,23 +77,6 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows({c: _cell(row[c]) for c in COLUMNS} for row in rows)
-
-
-def package_versions() -> dict:
-    """Versions of Python, the main packages and the code (git commit when available)."""
-    versions = {"python": platform.python_version(), "platform": platform.platform()}
-    for package in PACKAGES:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    try:
-        versions["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-            cwd=Path(__file__).resolve().parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        versions["git_commit"] = None
-    return versions
 
 
 def write_report(out_dir: Path, results: dict, scored: dict | None) -> None:
