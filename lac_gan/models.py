@@ -1,11 +1,10 @@
 """The LAC-GAN networks: 12 CARGs (encoder + decoder), 12 latent discriminators D_z^i, 12 local AU
 discriminators D^i with their regression heads R^i, and the global image discriminator D_img.
 
-The 12 per-AU sub-models of the paper are computed together: every per-AU layer holds its weights
-with a leading AU axis ([12, ...], AU i's slice is AU i's own parameters, nothing is shared), and
-runs as one grouped convolution / batched matmul. Feature maps of the 12 sub-models travel side by
-side in the channel axis, "AU-major": [B, H, W, 12 * C], channels [i*C, (i+1)*C) belong to AU i.
-That turns 12 x (number of layers) small ops into one op per layer.
+The 12 per-AU sub-models of the paper are computed together by the per-AU layers of
+lac_gan/per_au_layers.py: weights with a leading AU axis ([12, ...], nothing shared), feature maps of
+the 12 sub-models side by side in the channel axis, "AU-major": [B, H, W, 12 * C], channels
+[i*C, (i+1)*C) belong to AU i. Each layer runs as one grouped op where the backend can, else as 12.
 """
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ import tensorflow as tf
 
 from lac_gan.au_table import NUM_AUS
 from lac_gan.config import LacGanConfig
+from lac_gan.per_au_layers import PerAUConv2D, PerAUDense
 
 LEAKY_SLOPE = 0.2
 
@@ -75,68 +75,6 @@ def encoded_side(image_size: int, layers: int = 5) -> int:
     for _ in range(layers):
         side = math.ceil(side / 2)
     return side
-
-
-def _he_init(fan_in: int):
-    """He-normal for one AU's layer (Keras would count the AU axis into the fan-in). Chosen over
-    DCGAN's N(0, 0.02), which at the tiny preset's widths shrinks signals to ~0 through 5 layers."""
-    return keras.initializers.TruncatedNormal(stddev=math.sqrt(2.0 / fan_in) / 0.87962566)
-
-
-# ---------------------------------------------------------- per-AU layers ------------------------
-
-class PerAUConv2D(keras.layers.Layer):
-    """12 independent 5x5 convolutions run as one grouped convolution.
-
-    kernel [12, k, k, C_in, C_out], bias [12, C_out]; input [B, H, W, 12 * C_in] -> [B, H', W', 12 * C_out].
-    `transpose=True` makes it 12 independent transposed convolutions (the decoder's "deconv"),
-    output side = 2 x input side for stride 2.
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, strides: int = 2,
-                 transpose: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.strides, self.transpose = kernel_size, strides, transpose
-        k = kernel_size
-        self.kernel = self.add_weight(name="kernel", shape=(NUM_AUS, k, k, in_channels, out_channels),
-                                      initializer=_he_init(k * k * in_channels))
-        self.bias = self.add_weight(name="bias", shape=(NUM_AUS, out_channels), initializer="zeros")
-
-    def _grouped_kernel(self, a: int, b: int) -> tf.Tensor:
-        """[12, k, k, a, b] -> [k, k, a, 12 * b], the layout of a grouped conv filter."""
-        kernel = tf.cast(self.kernel, self.compute_dtype)
-        if self.transpose:  # conv2d_transpose filters are [k, k, out, in]
-            kernel = tf.transpose(kernel, [0, 1, 2, 4, 3])
-        k = self.kernel_size
-        return tf.reshape(tf.transpose(kernel, [1, 2, 3, 0, 4]), [k, k, a, NUM_AUS * b])
-
-    def call(self, x):
-        bias = tf.reshape(tf.cast(self.bias, self.compute_dtype), [NUM_AUS * self.out_channels])
-        if self.transpose:
-            shape = tf.shape(x)
-            out_shape = [shape[0], shape[1] * self.strides, shape[2] * self.strides,
-                         NUM_AUS * self.out_channels]
-            kernel = self._grouped_kernel(self.out_channels, self.in_channels)
-            y = tf.nn.conv2d_transpose(x, kernel, out_shape, self.strides, "SAME")
-        else:
-            y = tf.nn.conv2d(x, self._grouped_kernel(self.in_channels, self.out_channels),
-                             self.strides, "SAME")
-        return y + bias
-
-
-class PerAUDense(keras.layers.Layer):
-    """12 independent FC layers as one batched matmul: [B, 12, in] -> [B, 12, out]."""
-
-    def __init__(self, in_units: int, out_units: int, **kwargs):
-        super().__init__(**kwargs)
-        self.kernel = self.add_weight(name="kernel", shape=(NUM_AUS, in_units, out_units),
-                                      initializer=_he_init(in_units))
-        self.bias = self.add_weight(name="bias", shape=(NUM_AUS, out_units), initializer="zeros")
-
-    def call(self, x):
-        kernel = tf.cast(self.kernel, self.compute_dtype)
-        return tf.einsum("bai,aio->bao", x, kernel) + tf.cast(self.bias, self.compute_dtype)
 
 
 def _tracked(model: keras.Model, layers: list) -> list:

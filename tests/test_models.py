@@ -64,16 +64,6 @@ def test_each_au_has_its_own_parameters(tiny_models):
     assert tiny_models.generator.encoder_convs[0].kernel.shape[0] == NUM_AUS
 
 
-def test_grouped_conv_matches_per_au_conv(tiny_models):
-    layer = tiny_models.generator.encoder_convs[1]
-    x = tf.random.uniform([1, 16, 16, NUM_AUS * layer.in_channels], seed=2)
-    y = layer(x).numpy()
-    i = 5
-    xi = x[..., i * layer.in_channels:(i + 1) * layer.in_channels]
-    expected = tf.nn.conv2d(xi, layer.kernel[i], 2, "SAME") + layer.bias[i]
-    np.testing.assert_allclose(y[..., i * layer.out_channels:(i + 1) * layer.out_channels], expected, atol=1e-5)
-
-
 def test_pixels_outside_every_region_are_bit_identical(tiny_models, astronaut):
     s = tiny_models.config.image_size
     image = tf.image.resize(astronaut[None, 30:230, 130:330].astype(np.float32), [s, s]) / 127.5 - 1
