@@ -1,26 +1,71 @@
 """Where checkpoints live: a training logdir holds `config.json`, the CheckpointManager's `checkpoint`
-index and `ckpt-<step>.*` files; `--checkpoint` anywhere in the project accepts the logdir (its latest
-checkpoint) or one checkpoint path.
+index and `ckpt-<step>.*` files; `--checkpoint` anywhere in the project accepts the logdir (its newest
+readable checkpoint) or one checkpoint path.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import tensorflow as tf
 
+from lac_gan.errors import DataError, UsageError
+
 CHECKPOINT_PREFIX = "ckpt"
+STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"  # the trainer's `step` variable in its checkpoints
 
 
-class CheckpointNotFoundError(FileNotFoundError):
+class CheckpointNotFoundError(UsageError, FileNotFoundError):
     pass
 
 
+def unreadable_reason(checkpoint: str) -> str | None:
+    """Why a checkpoint cannot be restored (a truncated or missing file...), or None when every
+    tensor in it reads back."""
+    try:
+        reader = tf.train.load_checkpoint(checkpoint)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    # The reader raises IndexError for a truncated data file, OpErrors for others.
+    except (tf.errors.OpError, ValueError, IndexError, OSError, RuntimeError) as error:
+        return (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
+    return None
+
+
+def newest_readable_checkpoint(logdir: str | Path) -> str | None:
+    """The newest checkpoint of a logdir that reads back, saying which newer ones it passed over and
+    why (e.g. a kill while one was written); None when the logdir has none. A DataError when it
+    has checkpoints but none is readable."""
+    state = tf.train.get_checkpoint_state(str(logdir))
+    candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
+    passed_over = []
+    for checkpoint in candidates:
+        reason = unreadable_reason(checkpoint)
+        if reason is None:
+            if passed_over:
+                logging.warning("using %s: the newer %s", checkpoint,
+                                "; ".join(f"{c} is unreadable ({r})" for c, r in passed_over))
+            return checkpoint
+        passed_over.append((checkpoint, reason))
+    if passed_over:
+        raise DataError(f"{logdir}: no readable checkpoint; " +
+                        "; ".join(f"{c}: {r}" for c, r in passed_over))
+    return None
+
+
+def checkpoint_step(checkpoint: str) -> int | None:
+    """The training step a checkpoint was saved at, read without building any model (None when the
+    checkpoint has no step, e.g. a generator-only one)."""
+    reader = tf.train.load_checkpoint(checkpoint)
+    return int(reader.get_tensor(STEP_KEY)) if reader.has_tensor(STEP_KEY) else None
+
+
 def resolve_checkpoint(path: str | Path) -> str:
-    """A logdir -> its latest checkpoint; a checkpoint path (`.../ckpt-100`, with or without
-    `.index`) -> itself. A clear error when nothing is there."""
+    """A logdir -> its newest readable checkpoint; a checkpoint path (`.../ckpt-100`, with or without
+    `.index`) -> itself. A clear error when nothing (readable) is there."""
     path = Path(path)
     if path.is_dir():
-        latest = tf.train.latest_checkpoint(str(path))
+        latest = newest_readable_checkpoint(path)
         if latest is None:
             raise CheckpointNotFoundError(f"{path}: no checkpoint in this directory (no `checkpoint` "
                                           f"index with {CHECKPOINT_PREFIX}-N files); pass a training "
@@ -28,6 +73,10 @@ def resolve_checkpoint(path: str | Path) -> str:
         return latest
     prefix = str(path)[:-len(".index")] if str(path).endswith(".index") else str(path)
     if Path(prefix + ".index").is_file():
+        reason = unreadable_reason(prefix)
+        if reason is not None:
+            raise DataError(f"{prefix}: unreadable checkpoint ({reason}); pass its logdir to use the newest "
+                            "readable one")
         return prefix
     raise CheckpointNotFoundError(f"{path}: neither a directory with checkpoints nor a checkpoint "
                                   f"(no {prefix}.index); pass a training --logdir or LOGDIR/ckpt-N")

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from lac_gan import attention
 from lac_gan.au_table import NUM_AUS
+from lac_gan.errors import UsageError, check_output_dir
 from lac_gan.synthesis import Synthesizer, edit_faces, to_model_range, to_uint8
 
 
@@ -34,11 +35,17 @@ class EditingModule(tf.Module):
         return {"image": to_uint8(edited)}
 
 
-def export_saved_model(synthesizer: Synthesizer, out_dir: str | Path) -> Path:
-    """Write the SavedModel to `out_dir` (must not exist yet, so nothing is overwritten)."""
+def check_export_dir(out_dir: str | Path) -> Path:
+    """`out_dir` must not exist yet (nothing is overwritten) and must be creatable."""
     out_dir = Path(out_dir)
     if out_dir.exists():
-        raise FileExistsError(f"{out_dir}: already exists; choose a new --out directory")
+        raise UsageError(f"--out {out_dir}: already exists; choose a new --out directory")
+    return check_output_dir("--out", out_dir)
+
+
+def export_saved_model(synthesizer: Synthesizer, out_dir: str | Path) -> Path:
+    """Write the SavedModel to `out_dir` (see check_export_dir)."""
+    out_dir = check_export_dir(out_dir)
     module = EditingModule(synthesizer)
     tf.saved_model.save(module, str(out_dir), signatures={"serving_default": module.serve})
     return out_dir

@@ -6,17 +6,27 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from lac_gan.errors import DataError
+
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-class ImageReadError(ValueError):
+class ImageReadError(DataError):
     """A file that is not a readable image; the message names the file."""
 
 
+# Modes of 16-bit greyscale (PNG, TIFF): Pillow's convert("RGB") clips them at 255, all but white.
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
-    """uint8 [H, W, 3] of an image in any mode (greyscale, RGBA, palette...), converted to RGB."""
+    """uint8 [H, W, 3] of an image in any mode (greyscale, 16-bit greyscale, RGBA, palette...),
+    converted to RGB."""
     try:
         with Image.open(path) as image:
+            if image.mode in SIXTEEN_BIT_MODES:
+                grey = np.round(np.asarray(image, np.float64) / 257.0)  # 0..65535 -> 0..255
+                return np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
             return np.asarray(image.convert("RGB"))
     except FileNotFoundError as error:
         raise ImageReadError(f"{path}: no such file") from error
@@ -31,5 +41,8 @@ def write_rgb(image: np.ndarray, path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial{path.suffix}")
     options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
-    Image.fromarray(image).save(temporary, **options)
-    temporary.replace(path)
+    try:
+        Image.fromarray(image).save(temporary, **options)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)  # a failed write (disk full...) leaves nothing behind

@@ -15,6 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lac_gan.errors import UsageError
+
 WEIGHTS_FILE_NAME = "rcmalli_vggface_tf_notop_vgg16.h5"
 WEIGHTS_URL = ("https://github.com/rcmalli/keras-vggface/releases/download/v2.0/"
                + WEIGHTS_FILE_NAME)
@@ -54,7 +56,7 @@ def preprocess(images: tf.Tensor) -> tf.Tensor:
     return pixels[..., ::-1] - tf.constant(BGR_MEAN, tf.float32)
 
 
-class WeightsFileError(ValueError):
+class WeightsFileError(UsageError, ValueError):
     """The VGG-Face weights file is missing or does not hold VGG16's layers."""
 
 

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from builders import face_crops, write_untrained_checkpoint
 from lac_gan import attention
+from lac_gan.errors import UsageError
 from lac_gan.export import export_saved_model
 from lac_gan.synthesis import load_synthesizer, to_model_range, to_uint8
 
@@ -33,5 +34,5 @@ def test_saved_model_round_trip_matches_in_process_output(synthesizer, tmp_path,
 
 def test_export_refuses_to_overwrite(synthesizer, tmp_path):
     (tmp_path / "taken").mkdir()
-    with pytest.raises(FileExistsError, match="already exists"):
+    with pytest.raises(UsageError, match="already exists"):
         export_saved_model(synthesizer, tmp_path / "taken")

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from builders import write_images
 from lac_gan.au_table import AU_NAMES
 from lac_gan.evaluation import openface
 from lac_gan.evaluation.detectors import OpenFaceDetector, PrecomputedDetector
@@ -77,16 +78,6 @@ def test_rows_map_to_images_by_filename_column():
         openface.image_index(table, [Path("x/a.png")])
     with pytest.raises(ValueError, match="frame"):
         openface.image_index(pd.DataFrame({"face": [0]}), [Path("a.png")])
-
-
-def write_images(folder: Path, count: int) -> list[Path]:
-    from PIL import Image
-    folder.mkdir(parents=True)
-    paths = []
-    for i in range(count):
-        paths.append(folder / f"{i:06d}.png")
-        Image.fromarray(np.full((8, 8, 3), 15 * i, np.uint8)).save(paths[-1])
-    return paths
 
 
 def test_detector_runs_feature_extraction_per_image_and_counts_failures(tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ import numpy as np
 
 from lac_gan.au_table import AU_NUMBERS
 from lac_gan.bp4d import UNKNOWN_LABEL
+from lac_gan.errors import UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 FRAME_COLUMN = "0"
@@ -26,7 +27,7 @@ VALID_LABELS = (0, 1, UNKNOWN_LABEL)
 EXAMPLES_PER_REASON = 5
 
 
-class LayoutError(Exception):
+class LayoutError(UsageError):
     """A fatal misconfiguration: the message says what was expected where."""
 
 

@@ -7,9 +7,10 @@ confidence, AU..._r, AU..._c`). Columns carry a leading space, which is stripped
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lac_gan.au_table import AU_NUMBERS, NUM_AUS
+from lac_gan.errors import DataError, UsageError, UserError
 from lac_gan.progress import Progress
 
 # A row is a detection failure when `success` is 0 or `confidence` is below this (openface.md: a
@@ -30,8 +32,12 @@ FEATURE_EXTRACTION_FLAGS = ("-aus", "-au_static")
 # FaceAnalyser::ExtractAllPredictionsOfflineClass), which would mix unrelated images. So each
 # image gets its own `-f` (a one-frame sequence: models reset, nothing smoothed), this many a call.
 IMAGES_PER_CALL = 500
-OUTPUT_TAIL_CHARS = 2000
+# One call takes about a minute on a CPU; a call still running after this has hung.
+DEFAULT_TIMEOUT_S = 1800.0
+OUTPUT_LOG_NAME = "FeatureExtraction_output.txt"  # beside the CSVs: everything the calls printed
 POLL_S = 0.2  # how often a running FeatureExtraction is checked on
+# Columns read as numbers; any other text in them means the file is not detector output.
+NUMERIC_COLUMNS = re.compile(r"frame|face_id|face|timestamp|confidence|success|AU\d+_[cr]")
 
 
 def occurrence_column(au_number: int) -> str:
@@ -39,11 +45,34 @@ def occurrence_column(au_number: int) -> str:
     return f"AU{au_number:02d}_c"
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
-    """An OpenFace (or OpenFace-like) CSV with column names stripped of their padding."""
-    table = pd.read_csv(path, skipinitialspace=True)
+def read_csv(path: str | Path, header_only: bool = False) -> pd.DataFrame:
+    """An OpenFace (or OpenFace-like) CSV with column names stripped of their padding; a DataError
+    naming the file when it is not a CSV or its numeric columns hold anything but numbers."""
+    try:
+        table = pd.read_csv(path, skipinitialspace=True, nrows=0 if header_only else None)
+    except (ValueError, UnicodeDecodeError) as error:  # pandas' ParserError and EmptyDataError too
+        raise DataError(f"{path}: not a readable CSV ({str(error).strip().splitlines()[0]})") from error
     table.columns = [str(c).strip() for c in table.columns]
+    for column in filter(NUMERIC_COLUMNS.fullmatch, table.columns):
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna() & table[column].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"{path}: column {column} holds {table[column].iloc[row]!r} in data row {row + 1}; "
+                            "expected numbers")
+        table[column] = values
     return table
+
+
+def require_occurrence_columns(table: pd.DataFrame, source: str | Path) -> None:
+    """A DataError when `table` has no occurrence column of any of the paper's AUs: its AUs would
+    all be '-' in Table 1 (e.g. columns named AU01 or AU1 instead of AU01_c)."""
+    if covered_aus(table).any():
+        return
+    au_like = [c for c in table.columns if re.match(r"AU\d", c)]
+    found = f"AU columns {au_like[:4]}" if au_like else f"columns {list(table.columns)[:6]}"
+    raise DataError(f"{source}: no AU occurrence column; expected {occurrence_column(1)}, {occurrence_column(2)}, "
+                    f"... (AU number in 2 digits, then _c), found {found}")
 
 
 def covered_aus(table: pd.DataFrame) -> np.ndarray:
@@ -92,18 +121,22 @@ def detections(table: pd.DataFrame, image_index: np.ndarray, num_images: int,
     return occurrence, ~np.isfinite(best)
 
 
-class OpenFaceError(RuntimeError):
+class OpenFaceError(UserError, RuntimeError):
     """OpenFace could not be run or did not produce its output."""
+
+
+class OpenFaceBinaryError(UsageError, OpenFaceError):
+    """No usable FeatureExtraction where --openface_bin / $OPENFACE_BIN points."""
 
 
 def find_binary(binary: str | None) -> str:
     """The FeatureExtraction executable from the flag, else $OPENFACE_BIN; a clear error if absent."""
     path = binary or os.environ.get("OPENFACE_BIN")
     if not path:
-        raise OpenFaceError("no OpenFace binary: pass --openface_bin /path/to/FeatureExtraction "
-                            "or set OPENFACE_BIN")
+        raise OpenFaceBinaryError("no OpenFace binary: pass --openface_bin /path/to/FeatureExtraction "
+                                  "or set OPENFACE_BIN")
     if not (Path(path).is_file() and os.access(path, os.X_OK)):
-        raise OpenFaceError(f"OpenFace binary {path!r} is not an executable file")
+        raise OpenFaceBinaryError(f"--openface_bin {path}: not an executable file")
     return str(path)
 
 
@@ -143,10 +176,12 @@ def run_feature_extraction(binary: str, image_paths: list[Path], out_dir: Path, 
     for path in csv_paths:
         path.unlink(missing_ok=True)  # never read a previous run's output
     progress = Progress(label, len(image_paths))
+    log = out_dir / OUTPUT_LOG_NAME
+    log.unlink(missing_ok=True)
     for start in range(0, len(image_paths), IMAGES_PER_CALL):
         chunk = slice(start, start + IMAGES_PER_CALL)
         _run(feature_extraction_command(binary, image_paths[chunk], out_dir, extra_args),
-             describe_run(binary, image_paths[chunk], out_dir, extra_args), timeout_s,
+             describe_run(binary, image_paths[chunk], out_dir, extra_args), timeout_s, log,
              lambda: progress.advance_to(start + sum(p.is_file() for p in csv_paths[chunk])))
     written = [path if path.is_file() else None for path in csv_paths]
     if image_paths and not any(written):
@@ -156,27 +191,33 @@ def run_feature_extraction(binary: str, image_paths: list[Path], out_dir: Path, 
     return written
 
 
-def _run(command: list[str], printable: str, timeout_s: float | None, report_progress) -> None:
-    """Runs one FeatureExtraction call, calling `report_progress` while it runs."""
-    with tempfile.TemporaryFile("w+") as output:
+def _run(command: list[str], printable: str, timeout_s: float | None, log: Path, report_progress) -> None:
+    """Runs one FeatureExtraction call, its output appended to `log`, calling `report_progress`
+    while it runs; one that runs past `timeout_s` is killed with all its children."""
+    with log.open("a+") as output:
+        start_of_call = output.tell()
         try:
-            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
+            # Its own process group, so that a wrapper script's children are killed with it.
+            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True,
+                                       start_new_session=True)
         except OSError as error:
             raise OpenFaceError(f"could not start `{printable}`: {error}") from error
         start = time.monotonic()
         while process.poll() is None:
             time.sleep(POLL_S)
             if timeout_s is not None and time.monotonic() - start > timeout_s:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
-                raise OpenFaceError(f"`{printable}` ran past {timeout_s} s")
+                raise OpenFaceError(f"`{printable}` ran past {timeout_s} s (--detector_timeout) and was killed; "
+                                    f"its output is in {log}")
             report_progress()
-        output.seek(0)
-        tail = output.read()[-OUTPUT_TAIL_CHARS:]
+        output.seek(start_of_call)
+        lines = [line.strip() for line in output.read().splitlines() if line.strip()]
     if process.returncode != 0:
         how = (f"was killed by signal {-process.returncode}" if process.returncode < 0
                else f"exited with status {process.returncode}")
-        raise OpenFaceError(f"`{printable}` {how}; its output ends with:\n{tail}")
+        last = f"its last output line: {lines[-1]!r}" if lines else "it printed nothing"
+        raise OpenFaceError(f"`{printable}` {how}; {last} (all of it in {log})")
 
 
 def read_per_image_csvs(csv_paths: list[Path | None]) -> tuple[pd.DataFrame, np.ndarray]:
@@ -186,6 +227,7 @@ def read_per_image_csvs(csv_paths: list[Path | None]) -> tuple[pd.DataFrame, np.
     for i, path in enumerate(csv_paths):
         if path is not None:
             tables.append(read_csv(path))
+            require_occurrence_columns(tables[-1], path)
             index.extend([i] * len(tables[-1]))
     if not tables:
         raise FileNotFoundError(f"none of the {len(csv_paths)} images has a CSV")
