@@ -57,10 +57,10 @@ def build_tree(root: Path, frames: int) -> tuple[Path, Path]:
     return images, labels
 
 
-def run_conversion(images: Path, labels: Path, out: Path, workers: int, redetect_every: int) -> dict:
+def timed_conversion(images: Path, labels: Path, out: Path, workers: int, *flags: str) -> tuple[dict, dict]:
+    """Run the converter as a user would; (manifest, {frames, wall_s, frames_per_s_wall, frames_per_s_steady})."""
     command = [sys.executable, "-m", "tfrecords_tools.convert", f"--bp4d_root={images}",
-               f"--labels_root={labels}", f"--out_dir={out}", f"--workers={workers}",
-               f"--redetect_every={redetect_every}"]
+               f"--labels_root={labels}", f"--out_dir={out}", f"--workers={workers}", *flags]
     started = time.monotonic()
     subprocess.run(command, check=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)),
                    stderr=subprocess.DEVNULL)
@@ -70,8 +70,15 @@ def run_conversion(images: Path, labels: Path, out: Path, workers: int, redetect
     videos = manifest["videos"]["converted"]
     # Steady state: frames over the time workers spent inside videos (start-up excluded).
     steady = frames["written"] / (frames["worker_seconds"] / min(workers, videos))
-    return {"redetect_every": redetect_every, "frames": frames["written"], "wall_s": round(wall, 1),
-            "frames_per_s_wall": round(frames["written"] / wall, 1), "frames_per_s_steady": round(steady, 1),
+    return manifest, {"command": " ".join(command[1:]), "frames": frames["written"], "wall_s": round(wall, 1),
+                      "frames_per_s_wall": round(frames["written"] / wall, 1),
+                      "frames_per_s_steady": round(steady, 1)}
+
+
+def run_conversion(images: Path, labels: Path, out: Path, workers: int, redetect_every: int) -> dict:
+    manifest, timing = timed_conversion(images, labels, out, workers, f"--redetect_every={redetect_every}")
+    frames = manifest["frames"]
+    return {"redetect_every": redetect_every, **timing,
             "full_detections": frames["full_detections"], "onet_refinements": frames["onet_refinements"]}
 
 

@@ -1,10 +1,13 @@
 """Editing photos: any photo in, chosen AUs switched on or off, the same photo out.
 
-For each face: MTCNN's 5 points -> the similarity transform onto the canonical face (as in training)
--> the aligned S x S crop -> the generator, with attention maps for the chosen AUs only (the other
+For each face: MTCNN's 5 points -> the face's own 49 landmarks (`lac_gan.landmarks`, dlib's 68-point
+predictor) -> JAA-Net's alignment rule and the AU centres of those landmarks (as the converter does by
+default) -> the aligned S x S crop -> the generator, with attention maps for the chosen AUs only (the other
 AUs' maps are zero, so by Eq. 2 their regions stay exactly as they were) -> the result warped back
 with the inverse transform and blended into the photo with the same Eq. 2 weights. Pixels outside
-the chosen AU regions, the whole background included, keep their original values exactly.
+the chosen AU regions, the whole background included, keep their original values exactly. A face
+whose landmark fit is refused by its quality check is aligned onto the canonical face and gets the
+canonical face's regions instead: logged as a warning and counted in `FaceEditor.canonical_fallbacks`.
 """
 from __future__ import annotations
 
@@ -12,15 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from lac_gan import alignment, attention
 from lac_gan.au_table import AU_NAMES, NUM_AUS, au_index
+from lac_gan.errors import DataError, UsageError, check_output_dir
 from lac_gan.face_detection import Face, FaceDetector
 from lac_gan.image_io import PHOTO_SUFFIXES
+from lac_gan.landmarks import LandmarkFitter
 from lac_gan.synthesis import Synthesizer, to_model_range, to_uint8
 
 
-class NoFaceError(ValueError):
+class NoFaceError(DataError):
     """The photo has no face MTCNN can find; the message names the file."""
 
 
@@ -33,32 +39,51 @@ def parse_au_targets(set_spec: str | None, unset_spec: str | None = None) -> dic
     targets: dict[int, int] = {}
 
     def add(item: str, value: int) -> None:
-        index = au_index(item)
+        try:
+            index = au_index(item)
+        except ValueError as error:
+            raise UsageError(f"--set/--unset: {error}") from error
         if index in targets:
-            raise ValueError(f"{AU_NAMES[index]} is given more than once in --set/--unset")
+            raise UsageError(f"{AU_NAMES[index]} is given more than once in --set/--unset")
         targets[index] = value
 
     for item in filter(None, (part.strip() for part in (set_spec or "").split(","))):
         name, _, value = item.partition("=")
         if value.strip() not in ("", "0", "1"):
-            raise ValueError(f"--set {item}: the value must be 0 (absent) or 1 (present)")
+            raise UsageError(f"--set {item}: the value must be 0 (absent) or 1 (present)")
         add(name, int(value.strip() or 1))
     for item in filter(None, (part.strip() for part in (unset_spec or "").split(","))):
         add(item, 0)
     if not targets:
-        raise ValueError(f"nothing to edit: give --set AU12=1,... and/or --unset AU4,...; AUs: {', '.join(AU_NAMES)}")
+        raise UsageError(f"nothing to edit: give --set AU12=1,... and/or --unset AU4,...; AUs: {', '.join(AU_NAMES)}")
     return targets
 
 
 class FaceEditor:
     """A trained synthesizer plus a face detector, applied to whole photos."""
 
-    def __init__(self, synthesizer: Synthesizer, detector: FaceDetector | None = None):
+    def __init__(self, synthesizer: Synthesizer, detector: FaceDetector | None = None,
+                 fitter: LandmarkFitter | None = None):
         self.synthesizer = synthesizer
         self.detector = detector or FaceDetector()
+        self.fitter = fitter or LandmarkFitter()
         self.size = synthesizer.config.image_size
         self._canonical_maps = attention.canonical_attention_maps(self.size)
         self._template = alignment.canonical_five_points(self.size)
+        self.canonical_fallbacks = 0  # faces whose landmark fit was refused
+
+    def alignment_of(self, photo: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
+        """(photo -> crop transform, all 12 AU maps [S, S, 12] in the crop) from the face's own landmarks;
+        the canonical face's when the fit is refused (logged, counted)."""
+        landmarks49 = self.fitter.fit(photo, face.points5)
+        if landmarks49 is None:
+            self.canonical_fallbacks += 1
+            logging.warning("face at %s: landmark fit refused; using the canonical face's AU regions",
+                            np.round(face.box).astype(int).tolist())
+            return alignment.similarity_transform(face.points5, self._template), self._canonical_maps
+        to_crop = alignment.jaanet_transform(landmarks49, self.size)
+        centres = attention.au_centres(alignment.transform_points(to_crop, landmarks49))
+        return to_crop, attention.au_attention_maps(centres, self.size)
 
     def faces(self, photo: np.ndarray, all_faces: bool) -> list[Face]:
         found = self.detector.detect_all(photo)
@@ -76,13 +101,13 @@ class FaceEditor:
         return edited
 
     def _edit_face(self, photo: np.ndarray, face: Face, targets: dict[int, int]) -> np.ndarray:
-        to_crop = alignment.similarity_transform(face.points5, self._template)
+        to_crop, all_maps = self.alignment_of(photo, face)
         crop = alignment.warp_image(photo, to_crop, self.size)
         chosen = np.zeros(NUM_AUS, np.float32)
         labels = np.zeros(NUM_AUS, np.float32)
         for index, value in targets.items():
             chosen[index], labels[index] = 1.0, value
-        maps = self._canonical_maps * chosen
+        maps = all_maps * chosen
         edited_crop = to_uint8(self.synthesizer(to_model_range(crop[None]), maps[None], labels[None]))[0].numpy()
         weight = tf.reduce_sum(attention.normalise_overlaps(maps), axis=-1).numpy()
         return blend_back(photo, edited_crop, weight, alignment.invert_transform(to_crop))
@@ -99,13 +124,20 @@ def blend_back(photo: np.ndarray, edited_crop: np.ndarray, weight: np.ndarray, t
 
 
 def photo_pairs(image: str | Path, out: str | Path) -> list[tuple[Path, Path]]:
-    """(input, output) paths: one photo -> one file, or a folder of photos -> a folder."""
+    """(input, output) paths: one photo -> one file, or a folder of photos -> a folder. Paths that
+    cannot work are a UsageError here, before any model is loaded."""
     image, out = Path(image), Path(out)
     if image.is_dir():
         photos = sorted(p for p in image.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
         if not photos:
-            raise FileNotFoundError(f"{image}: no photos ({', '.join(PHOTO_SUFFIXES)}) in this folder")
+            raise UsageError(f"--image {image}: no photos ({', '.join(PHOTO_SUFFIXES)}) in this folder")
+        check_output_dir("--out", out)
         return [(p, out / p.name) for p in photos]
     if not image.exists():
-        raise FileNotFoundError(f"{image}: no such file or folder")
+        raise UsageError(f"--image {image}: no such file or folder")
+    if out.suffix.lower() not in PHOTO_SUFFIXES:
+        raise UsageError(f"--out {out}: expected a photo file name ending in one of {', '.join(PHOTO_SUFFIXES)}")
+    if out.is_dir():
+        raise UsageError(f"--out {out}: is a folder; for one photo, expected a file name")
+    check_output_dir("--out", out.parent)
     return [(image, out)]

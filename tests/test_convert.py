@@ -15,7 +15,7 @@ from lac_gan.dataset import fold_files, make_dataset, part_files, read_manifest
 from tfrecords_tools import convert
 
 SIZE = 64
-SETTINGS = convert.Settings(image_size=SIZE)
+SETTINGS = convert.Settings(image_size=SIZE, landmarks=convert.LANDMARKS_CANONICAL)  # fitted: test_landmarks.py
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
@@ -128,7 +128,7 @@ def test_resume_after_a_failure_completes_the_same_set_without_redoing(tree, bas
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(convert.FrameConverter, "example", failing_after_ten)
-    with pytest.raises(convert.ConvertError, match="1 video\\(s\\) failed"):
+    with pytest.raises(convert.ConversionFailed, match="1 video\\(s\\) failed"):
         convert.convert(str(tree.images), str(tree.labels), str(out), settings=SETTINGS)
     assert not (out / "part2" / "M011_T2.tfrecord").exists()
     assert not list(out.glob("*/*.partial"))
@@ -194,9 +194,10 @@ def test_given_landmarks_use_the_jaanet_rule_and_own_centres(tree, tmp_path):
     folds = tmp_path / "folds.json"
     folds.write_text(json.dumps({"p": ["F007"]}))
     out = tmp_path / "out"
-    manifest = convert.convert(str(tree.images), str(tree.labels), str(out), folds=str(folds), settings=SETTINGS,
-                               landmarks_root=str(tmp_path / "landmarks"))
-    assert manifest["frames"]["aligned_by_mtcnn_despite_landmarks_root"]["counts"] == {"landmarks_missing": 1}
+    manifest = convert.convert(str(tree.images), str(tree.labels), str(out), folds=str(folds),
+                               settings=convert.Settings(image_size=SIZE), landmarks_root=str(tmp_path / "landmarks"))
+    assert manifest["frames"]["landmarks"] == "files"
+    assert manifest["frames"]["landmark_fallbacks_to_canonical"]["counts"] == {"landmarks_missing": 1}
     records = _records(out, ["p"])
     given, fallback = records[("F007", "T3", 5)], records[("F007", "T3", 6)]
     assert given["has_landmarks49"] and not fallback["has_landmarks49"]
@@ -217,7 +218,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_cli_with_two_worker_processes_matches_the_in_process_run(tree, baseline, tmp_path):
     out = tmp_path / "out"
     result = _cli(f"--bp4d_root={tree.images}", f"--labels_root={tree.labels}", f"--out_dir={out}",
-                  "--workers=2", f"--image_size={SIZE}")
+                  "--workers=2", f"--image_size={SIZE}", "--landmarks=mtcnn_canonical")
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = read_manifest(out)
     assert manifest["frames"]["written"] == baseline[1]["frames"]["written"]
@@ -244,7 +245,7 @@ def test_killed_cli_run_resumes_to_the_same_shards(tree, baseline, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     process = subprocess.Popen([sys.executable, "-m", "tfrecords_tools.convert", f"--bp4d_root={tree.images}",
                                 f"--labels_root={tree.labels}", f"--out_dir={out}", "--workers=1",
-                                f"--image_size={SIZE}"], env=env, cwd=REPO, stderr=subprocess.DEVNULL)
+                                f"--image_size={SIZE}", "--landmarks=mtcnn_canonical"], env=env, cwd=REPO, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not list(out.glob("*/*.tfrecord")) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -9,6 +9,7 @@ from PIL import Image
 from builders import write_untrained_checkpoint
 from conftest import REPO_ROOT
 from lac_gan.editing import FaceEditor, NoFaceError, parse_au_targets
+from lac_gan.errors import UsageError
 from lac_gan.image_io import read_rgb
 from lac_gan.synthesis import load_synthesizer
 
@@ -26,7 +27,7 @@ def test_parse_au_targets():
     (None, None, "nothing to edit"),
 ])
 def test_parse_au_targets_errors(set_spec, unset_spec, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(UsageError, match=message):
         parse_au_targets(set_spec, unset_spec)
 
 
@@ -95,11 +96,11 @@ def test_edit_command_errors(checkpoint, tmp_path, astronaut):
     Image.fromarray(astronaut).save(tmp_path / "a.png")
     unknown_au = run_edit("--checkpoint", checkpoint, "--image", tmp_path / "a.png", "--set", "AU99=1",
                           "--out", tmp_path / "o.png")
-    assert unknown_au.returncode == 1 and "valid ones are: AU1, AU2, AU4" in unknown_au.stderr
+    assert unknown_au.returncode == 2 and "valid ones are: AU1, AU2, AU4" in unknown_au.stderr
     no_checkpoint = run_edit("--checkpoint", tmp_path / "nowhere", "--image", tmp_path / "a.png", "--set", "AU6",
                              "--out", tmp_path / "o.png")
-    assert no_checkpoint.returncode == 1 and "nowhere" in no_checkpoint.stderr
+    assert no_checkpoint.returncode == 2 and "nowhere" in no_checkpoint.stderr
     missing_image = run_edit("--checkpoint", checkpoint, "--image", tmp_path / "b.png", "--set", "AU6",
                              "--out", tmp_path / "o.png")
-    assert missing_image.returncode == 1 and "b.png: no such file" in missing_image.stderr
+    assert missing_image.returncode == 2 and "b.png: no such file" in missing_image.stderr
     assert not (tmp_path / "o.png").exists()

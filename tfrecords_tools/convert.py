@@ -8,12 +8,14 @@ One shard per video, `<out_dir>/<part>/<Subject>_<Task>.tfrecord`, grouped by su
 and renamed only when complete, after its stats sidecar `<Subject>_<Task>.stats.json`: finished
 shards are never redone, so re-running after a kill completes the set. `manifest.json` is rebuilt
 from all sidecars at the end. Bad input is counted by reason, never fatal; a misconfiguration is
-fatal at once with a message saying what was expected where.
+fatal at once with a message saying what was expected where. One converter at a time writes to an
+out_dir (a lock file), and worker processes end when the converter dies, even by kill -9.
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
+import fcntl
 import json
 import multiprocessing
 import os
@@ -30,27 +32,36 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from lac_gan import alignment, attention, record_schema
 from lac_gan.au_table import AU_NAMES
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, JAANET_PARTS, UNKNOWN_LABEL, fold_parts
 from lac_gan.cli import run_absl
 from lac_gan.dataset import MANIFEST_NAME
+from lac_gan.errors import UsageError, UserError, check_output_dir
 from lac_gan.image_io import ImageReadError, read_rgb
+from lac_gan.json_files import write_json_atomic
 from lac_gan.progress import format_eta
 from lac_gan.provenance import package_versions
-from tfrecords_tools.bp4d_layout import LayoutError, Problems, Video, discover, read_landmarks49
+from tfrecords_tools.bp4d_layout import Problems, Video, discover, read_landmarks49
 
 if TYPE_CHECKING:
     from lac_gan.face_detection import FaceTracker
+    from lac_gan.landmarks import LandmarkFitter
 
 SIDECAR_SUFFIX = ".stats.json"
 PARTIAL_SUFFIX = ".partial"
+LOCK_NAME = ".convert.lock"
 PROGRESS_EVERY_S = 3.0
-ALIGNMENT_METHOD = ("49 landmarks given: JAA-Net align_face_49pts (eyes level, square of 2.9 x the "
-                    "eyes-nose-mouth box); otherwise: least-squares similarity (Umeyama) of MTCNN's 5 points "
-                    "onto the canonical 49-point face's eye centres, nose tip and mouth corners")
+PARENT_CHECK_S = 1.0
+ALIGNMENT_METHOD = ("with 49 landmarks (from a file, or fitted by dlib's 68-point predictor on MTCNN's face): "
+                    "JAA-Net align_face_49pts (eyes level, square of 2.9 x the eyes-nose-mouth box); otherwise: "
+                    "least-squares similarity (Umeyama) of MTCNN's 5 points onto the canonical 49-point face's eye "
+                    "centres, nose tip and mouth corners")
+# Where a frame's 49 landmarks come from (--landmarks); each falls back to the canonical face, counted.
+LANDMARKS_FILES, LANDMARKS_FITTED, LANDMARKS_CANONICAL = "files", "fitted", "mtcnn_canonical"
+LANDMARK_SOURCES = (LANDMARKS_FILES, LANDMARKS_FITTED, LANDMARKS_CANONICAL)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("bp4d_root", None, "Frames: <bp4d_root>/<Subject>/<Task>/<frame>.jpg (or .png).")
@@ -59,6 +70,10 @@ flags.DEFINE_string("out_dir", None, "Output: <out_dir>/<part>/<Subject>_<Task>.
 flags.DEFINE_string("landmarks_root", None, "Optional 49-point landmarks: <landmarks_root>/<Subject>/<Task>/"
                     "<frame>.txt, 98 numbers x1 y1 ... x49 y49, 1-based pixels. Frames with a file are "
                     "aligned by JAA-Net's rule, the others by MTCNN.")
+flags.DEFINE_enum("landmarks", None, LANDMARK_SOURCES, "Where each frame's 49 landmarks (alignment, AU centres "
+                  "and maps) come from: 'files' (--landmarks_root), 'fitted' (dlib's 68-point predictor on MTCNN's "
+                  "face), 'mtcnn_canonical' (none: MTCNN's 5 points onto the canonical face, its centres for every "
+                  "frame). Default: 'files' with --landmarks_root, else 'fitted'.")
 flags.DEFINE_integer("workers", os.cpu_count(), "Worker processes (one MTCNN each); 1 = in this process.")
 flags.DEFINE_string("folds", "jaanet", "'jaanet' (JAA-Net's 3 subject parts) or a JSON file "
                     "{\"part name\": [subjects, ...], ...}.")
@@ -70,8 +85,13 @@ flags.DEFINE_integer("redetect_every", 10, "Full MTCNN detection every K frames;
 flags.DEFINE_integer("detect_size", 480, "Longest side of the downscaled copy MTCNN runs on.")
 
 
-class ConvertError(Exception):
-    """A fatal misconfiguration of the run (not of one input file)."""
+class ConvertError(UsageError):
+    """A fatal misconfiguration of the run (not of one input file): exit status 2."""
+
+
+class ConversionFailed(UserError):
+    """The run could not finish (a worker died, videos failed, out_dir is busy or damaged): exit
+    status 1. Finished shards are kept; the message says what to do."""
 
 
 class FrameSkipped(Exception):
@@ -90,7 +110,17 @@ class Settings:
     fill_coefficient: float = attention.FILL_COEFFICIENT
     redetect_every: int = 10
     detect_size: int = 480
+    landmarks: str | None = None  # a LANDMARK_SOURCES; None: 'files' with a landmarks_root, else 'fitted'
     schema_version: int = record_schema.SCHEMA_VERSION
+
+    def resolved(self, landmarks_root: str | None) -> Settings:
+        """These settings with `landmarks` chosen; a source that contradicts landmarks_root is an error."""
+        landmarks = self.landmarks or (LANDMARKS_FILES if landmarks_root is not None else LANDMARKS_FITTED)
+        if landmarks not in LANDMARK_SOURCES:
+            raise ConvertError(f"--landmarks must be one of {', '.join(LANDMARK_SOURCES)}, got {landmarks!r}")
+        if (landmarks == LANDMARKS_FILES) != (landmarks_root is not None):
+            raise ConvertError(f"--landmarks {landmarks} and --landmarks_root go together: give both or neither")
+        return dataclasses.replace(self, landmarks=landmarks)
 
     def check(self) -> None:
         if self.image_size < 16:
@@ -120,11 +150,14 @@ def sidecar_path(shard: Path) -> Path:
     return shard.with_name(shard.stem + SIDECAR_SUFFIX)
 
 
-def write_json_atomic(path: Path, content: dict) -> None:
-    """Readers see the old file or the complete new one, never half of it."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(content, indent=1, default=str) + "\n")
-    os.replace(temporary, path)
+def read_sidecar(shard: Path) -> dict:
+    """A finished shard's stats; a damaged sidecar is named, with how to redo that video."""
+    sidecar = sidecar_path(shard)
+    try:
+        return json.loads(sidecar.read_text())
+    except (OSError, ValueError) as error:
+        raise ConversionFailed(f"{sidecar}: unreadable stats sidecar ({error}); delete it and {shard.name} "
+                               "to convert that video again") from error
 
 
 def read_frame(path: str) -> np.ndarray:
@@ -141,6 +174,7 @@ class FrameConverter:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._tracker = None
+        self._fitter = None
         canonical = alignment.canonical_landmarks49(settings.image_size)
         self.template5 = alignment.five_points_from_49(canonical)
         # Without a frame's own landmarks every frame shares the canonical centres, hence the maps.
@@ -158,6 +192,13 @@ class FrameConverter:
             self._tracker = FaceTracker(FaceDetector(self.settings.detect_size), self.settings.redetect_every)
         return self._tracker
 
+    @property
+    def fitter(self) -> LandmarkFitter:
+        if self._fitter is None:
+            from lac_gan.landmarks import LandmarkFitter
+            self._fitter = LandmarkFitter()
+        return self._fitter
+
     def start_video(self) -> None:
         if self._tracker is not None:
             self._tracker.reset()
@@ -167,9 +208,20 @@ class FrameConverter:
         return (self._tracker.full_detections, self._tracker.refinements) if self._tracker else (0, 0)
 
     def example(self, video: Video, frame: int, path: str, labels: tuple[int, ...],
-                landmarks49: np.ndarray | None) -> bytes:
+                landmarks49: np.ndarray | None, fallbacks: Problems) -> bytes:
+        """One record; a frame whose landmarks cannot be had is aligned by MTCNN onto the canonical
+        face and counted in `fallbacks` (files: by _frame_landmarks; fitted: here)."""
         image = read_frame(path)
         size = self.settings.image_size
+        face = None
+        if landmarks49 is None:
+            face = self.tracker(image)
+            if face is None:
+                raise FrameSkipped("no_face", path)
+            if self.settings.landmarks == LANDMARKS_FITTED:
+                landmarks49 = self.fitter.fit(image, face.points5)
+                if landmarks49 is None:
+                    fallbacks.add("landmark_fit_refused", path)
         if landmarks49 is not None:
             matrix = alignment.jaanet_transform(landmarks49, size)
             aligned49 = alignment.transform_points(matrix, landmarks49)
@@ -177,9 +229,6 @@ class FrameConverter:
             centres = attention.au_centres(aligned49)
             maps = self.attention_maps(centres)
         else:
-            face = self.tracker(image)
-            if face is None:
-                raise FrameSkipped("no_face", path)
             matrix = alignment.similarity_transform(face.points5, self.template5)
             points5 = alignment.transform_points(matrix, face.points5)
             aligned49, centres, maps = None, self.canonical_centres, self.canonical_maps
@@ -208,7 +257,7 @@ def convert_video(job: Job, converter: FrameConverter, on_frame) -> dict:
     """Write one video's shard (unless it is already finished) and return its stats sidecar content."""
     shard = job.shard
     if shard.exists():
-        return json.loads(sidecar_path(shard).read_text())
+        return read_sidecar(shard)
     shard.parent.mkdir(parents=True, exist_ok=True)
     skipped, fallbacks = Problems(), Problems()
     skipped.merge(job.video.problems)
@@ -221,7 +270,7 @@ def convert_video(job: Job, converter: FrameConverter, on_frame) -> dict:
         for frame, path, labels in job.video.frames:
             try:
                 landmarks49 = _frame_landmarks(job, frame, fallbacks)
-                writer.write(converter.example(job.video, frame, path, labels, landmarks49))
+                writer.write(converter.example(job.video, frame, path, labels, landmarks49, fallbacks))
             except FrameSkipped as skip:
                 skipped.add(skip.reason, str(skip))
             else:
@@ -251,9 +300,21 @@ _converter: FrameConverter | None = None
 _frames_done = None  # multiprocessing.Value shared with the progress reporter
 
 
-def _init_worker(settings: Settings, frames_done, single_threaded: bool) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent died (even by kill -9) ends itself instead of waiting forever on a pipe
+    nobody reads."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(1)
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _init_worker(settings: Settings, frames_done, single_threaded: bool, parent: int | None = None) -> None:
     """Per process: one FrameConverter (hence one MTCNN), the shared frame counter."""
     global _converter, _frames_done
+    if parent is not None:
+        _exit_with_parent(parent)
     if single_threaded:  # one TF thread per worker process: the processes are the parallelism
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -307,8 +368,7 @@ def run_jobs(jobs: list[Job], workers: int, settings: Settings) -> dict[str, tup
     frames_done = context.Value("q", 0)
     todo = sorted((j for j in jobs if not j.shard.exists()), key=lambda j: -len(j.video.frames))
     finished = sum(len(j.video.frames) for j in jobs if j.shard.exists())
-    results = {j.video.name: (json.loads(sidecar_path(j.shard).read_text()), None)
-               for j in jobs if j.shard.exists()}
+    results = {j.video.name: (read_sidecar(j.shard), None) for j in jobs if j.shard.exists()}
     progress = ProgressReporter(frames_done, finished + sum(len(j.video.frames) for j in todo), finished)
     progress.start()
     try:
@@ -318,13 +378,13 @@ def run_jobs(jobs: list[Job], workers: int, settings: Settings) -> dict[str, tup
                 results[name] = (stats, error)
         else:
             with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, initializer=_init_worker,
-                                     initargs=(settings, frames_done, True)) as pool:
+                                     initargs=(settings, frames_done, True, os.getpid())) as pool:
                 for future in as_completed([pool.submit(_run_job, job) for job in todo]):
                     name, stats, error = future.result()
                     results[name] = (stats, error)
     except BrokenProcessPool as error:  # a worker was killed (out of memory?): nothing to count, stop
-        raise ConvertError("a worker process died (killed, out of memory?); finished shards are kept: run "
-                           "the same command again to convert the rest") from error
+        raise ConversionFailed("a worker process died (killed, out of memory?); finished shards are kept: run "
+                               "the same command again to convert the rest") from error
     finally:
         progress.stopped.set()
         progress.report()
@@ -368,7 +428,7 @@ def check_finished_shards(jobs: list[Job], settings: Settings) -> None:
         if not sidecar.is_file():
             raise ConvertError(f"{job.shard} has no {sidecar.name}: it was not written by this converter "
                                "or the sidecar was deleted; delete the shard to convert that video again")
-        previous = json.loads(sidecar.read_text())["settings"]
+        previous = read_sidecar(job.shard).get("settings")
         if previous != dataclasses.asdict(settings):
             raise ConvertError(f"{job.shard} was converted with other settings ({previous}, now "
                                f"{dataclasses.asdict(settings)}); use another --out_dir or the same flags")
@@ -415,7 +475,8 @@ def build_manifest(parts: dict[str, list[str]], settings: Settings, results: dic
             "labelled_with_image": sum(s["labelled_frames"] for s in sidecars),
             "written": sum(s["written"] for s in sidecars),
             "skipped": skipped_frames.to_dict(),
-            "aligned_by_mtcnn_despite_landmarks_root": fallbacks.to_dict(),
+            "landmarks": settings.landmarks,
+            "landmark_fallbacks_to_canonical": fallbacks.to_dict(),
             "full_detections": sum(s["full_detections"] for s in sidecars),
             "onet_refinements": sum(s["onet_refinements"] for s in sidecars),
             "worker_seconds": round(sum(s["seconds"] for s in sidecars), 1),
@@ -450,56 +511,86 @@ def make_jobs(videos: list[Video], parts: dict[str, list[str]], out_dir: Path, l
     return jobs, unassigned
 
 
+def lock_out_dir(out_dir: Path):
+    """An exclusive lock on out_dir for this run: a second converter there would write the same
+    partial shards. The kernel releases it when this process ends, however it ends."""
+    lock = (out_dir / LOCK_NAME).open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise ConversionFailed(f"--out_dir {out_dir}: another converter (pid {holder}) is writing there; wait "
+                               "for it to finish, then run this command again to complete the set") from error
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
+
+
+def prepare_out_dir(out_dir: str) -> Path:
+    path = check_output_dir("--out_dir", out_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def convert(bp4d_root: str, labels_root: str, out_dir: str, *, landmarks_root: str | None = None,
             workers: int = 1, folds: str = "jaanet", settings: Settings = Settings(),
             command: str = "") -> dict:
     """The whole conversion; returns the manifest (also written to out_dir). Raises ConvertError or
-    LayoutError for misconfigurations, and ConvertError after writing the manifest when videos failed."""
+    LayoutError for misconfigurations, and ConversionFailed when out_dir is busy or damaged, a
+    worker died, or (after writing the manifest) videos failed."""
     if landmarks_root is not None and not Path(landmarks_root).is_dir():
         raise ConvertError(f"--landmarks_root {landmarks_root}: no such directory; expected "
                            f"{landmarks_root}/<Subject>/<Task>/<frame>.txt")
     if workers < 1:
         raise ConvertError(f"--workers must be at least 1, got {workers}")
+    settings = settings.resolved(landmarks_root)
     settings.check()
+    if settings.landmarks == LANDMARKS_FITTED:
+        from lac_gan.landmarks import LandmarkModelMissing, model_path
+        try:
+            model_path()
+        except LandmarkModelMissing as error:
+            raise ConvertError(f"--landmarks {LANDMARKS_FITTED}: {error}; or choose --landmarks "
+                               f"{LANDMARKS_CANONICAL}") from error
     parts = load_parts(folds)
     videos, video_problems = discover(Path(bp4d_root), Path(labels_root))
     jobs, unassigned = make_jobs(videos, parts, Path(out_dir), landmarks_root, settings, video_problems)
     if not jobs:
         raise ConvertError(f"no video of a subject in the parts {list(parts)}: found subjects "
                            f"{sorted(unassigned)[:10]}; check --folds")
-    check_finished_shards(jobs, settings)
-    results = run_jobs(jobs, workers, settings)
-    manifest = build_manifest(parts, settings, results, video_problems, unassigned, command)
-    write_json_atomic(Path(out_dir) / MANIFEST_NAME, manifest)
+    with lock_out_dir(prepare_out_dir(out_dir)):
+        check_finished_shards(jobs, settings)
+        results = run_jobs(jobs, workers, settings)
+        manifest = build_manifest(parts, settings, results, video_problems, unassigned, command)
+        write_json_atomic(Path(out_dir) / MANIFEST_NAME, manifest)
     failed = [name for name, (_, error) in results.items() if error is not None]
     for name in failed:
         print(f"[convert] {name} failed:\n{results[name][1]}", file=sys.stderr)
     if failed:
-        raise ConvertError(f"{len(failed)} video(s) failed ({', '.join(sorted(failed)[:5])}...): see the "
+        raise ConversionFailed(f"{len(failed)} video(s) failed ({', '.join(sorted(failed)[:5])}...): see the "
                            "tracebacks above; their shards are not written, run the same command again to retry")
     return manifest
 
 
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        raise UsageError(f"unexpected arguments: {argv[1:]}")
     for name in ("bp4d_root", "labels_root", "out_dir"):
         if not FLAGS[name].value:
-            raise app.UsageError(f"--{name} is required")
+            raise UsageError(f"--{name} is required")
     settings = Settings(image_size=FLAGS.image_size, spatial_ratio=FLAGS.spatial_ratio,
                         fill_coefficient=FLAGS.fill_coefficient, redetect_every=FLAGS.redetect_every,
-                        detect_size=FLAGS.detect_size)
-    try:
-        manifest = convert(FLAGS.bp4d_root, FLAGS.labels_root, FLAGS.out_dir, landmarks_root=FLAGS.landmarks_root,
-                           workers=FLAGS.workers, folds=FLAGS.folds, settings=settings,
-                           command=shlex.join([sys.executable, "-m", "tfrecords_tools.convert", *sys.argv[1:]]))
-    except (ConvertError, LayoutError) as error:
-        print(f"convert: error: {error}", file=sys.stderr)
-        sys.exit(2)
+                        detect_size=FLAGS.detect_size, landmarks=FLAGS.landmarks)
+    manifest = convert(FLAGS.bp4d_root, FLAGS.labels_root, FLAGS.out_dir, landmarks_root=FLAGS.landmarks_root,
+                       workers=FLAGS.workers, folds=FLAGS.folds, settings=settings,
+                       command=shlex.join([sys.executable, "-m", "tfrecords_tools.convert", *sys.argv[1:]]))
     frames = manifest["frames"]
     print(f"[convert] wrote {frames['written']} of {frames['labelled_with_image']} labelled frames; skipped "
           f"{frames['skipped']['counts']}; manifest: {Path(FLAGS.out_dir) / MANIFEST_NAME}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    run_absl(main)
+    run_absl(main, program="convert")

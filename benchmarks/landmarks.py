@@ -1,0 +1,121 @@
+"""Per-face landmarks against real ones: point error, AU-centre shift, conversion frames/s.
+
+    python benchmarks/landmarks.py --reference /work/data/video_au_200 --work_dir /work/data [--workers 2]
+
+On ../shared/datasets/video_au (frames with OpenFace 2.0.6's 49 landmarks):
+- point error: MTCNN + the fitted 49 points (`lac_gan.landmarks`), and the canonical face placed by
+  MTCNN's 5 points (what `--landmarks mtcnn_canonical` assumes), against the OpenFace points, mean
+  over points and frames of the distance / the inter-ocular distance (outer eye corners, 49-points
+  19 and 28: the 300-W convention);
+- AU-centre shift: the 12 x 2 AU centres stored by a conversion without landmark files (`--landmarks
+  fitted`, `--landmarks mtcnn_canonical`), each in its own aligned 200 px crop, against those of
+  `--reference` (the conversion with `--landmarks_root landmarks_49`): mean, 95th percentile, per AU;
+- conversion frames/s of both (wall clock, and steady: frames over the workers' time in videos).
+Prints JSON (the figures of docs/benchmarks.md "Per-face landmarks").
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+VIDEO_AU = REPO.parent / "shared" / "datasets" / "video_au"
+OUTER_EYE_CORNERS_49 = (19, 28)
+
+from benchmarks.convert_and_read import machine, timed_conversion  # noqa: E402
+from lac_gan.au_table import AU_NAMES  # noqa: E402
+
+
+def convert(source: str, out: Path, workers: int) -> dict:
+    manifest, timing = timed_conversion(VIDEO_AU / "images", VIDEO_AU / "AU_OCC", out, workers,
+                                        f"--folds={VIDEO_AU / 'folds.json'}", f"--landmarks={source}")
+    return {**timing, "fallbacks_to_canonical": manifest["frames"]["landmark_fallbacks_to_canonical"]["counts"]}
+
+
+def stored_centres(out: Path) -> dict[tuple[str, str, int], np.ndarray]:
+    import tensorflow as tf
+
+    from lac_gan.record_schema import parse_example
+    size = json.loads((out / "manifest.json").read_text())["image_size"]
+    centres = {}
+    for record in tf.data.TFRecordDataset(sorted(str(p) for p in out.glob("*/*.tfrecord"))):
+        example = parse_example(record, size)
+        key = (example["subject"].numpy().decode(), example["task"].numpy().decode(), int(example["frame"]))
+        centres[key] = example["au_centres"].numpy()
+    return centres
+
+
+def centre_shift(ours: dict, reference: dict) -> dict:
+    keys = sorted(set(ours) & set(reference))
+    shift = np.stack([np.linalg.norm(ours[k] - reference[k], axis=-1) for k in keys])  # [frames, 12, 2]
+    mouth = [AU_NAMES.index(n) for n in ("AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24")]
+    return {"frames": len(keys), "mean_px": round(float(shift.mean()), 2),
+            "p95_px": round(float(np.percentile(shift, 95)), 2),
+            "mouth_aus_mean_px": round(float(shift[:, mouth].mean()), 2),
+            "mouth_aus_p95_px": round(float(np.percentile(shift[:, mouth], 95)), 2),
+            "per_au_mean_px": {name: round(float(v), 2) for name, v in zip(AU_NAMES, shift.mean(axis=(0, 2)))}}
+
+
+def point_errors(redetect_every: int = 10) -> dict:
+    """Normalised mean error of the fitted and of the canonical 49 points, in the original frames."""
+    from lac_gan import alignment
+    from lac_gan.face_detection import FaceDetector, FaceTracker
+    from lac_gan.image_io import read_rgb
+    from lac_gan.landmarks import LandmarkFitter
+    from tfrecords_tools.bp4d_layout import read_landmarks49
+    tracker, fitter = FaceTracker(FaceDetector(), redetect_every), LandmarkFitter()
+    canonical = alignment.canonical_landmarks49(200)
+    template = alignment.canonical_five_points(200)
+    fitted, placed, refused, seconds = [], [], 0, 0.0
+    for video in sorted((VIDEO_AU / "images").glob("*/*")):
+        tracker.reset()
+        for path in sorted(video.glob("*.jpg"), key=lambda p: int(p.stem)):
+            truth = read_landmarks49(VIDEO_AU / "landmarks_49" / video.parent.name / video.name / f"{path.stem}.txt")
+            image = read_rgb(path)
+            face = tracker(image)
+            if face is None:
+                continue
+            started = time.perf_counter()
+            points = fitter.fit(image, face.points5)
+            seconds += time.perf_counter() - started
+            to_frame = alignment.invert_transform(alignment.similarity_transform(face.points5, template))
+            interocular = np.linalg.norm(truth[OUTER_EYE_CORNERS_49[0]] - truth[OUTER_EYE_CORNERS_49[1]])
+            placed.append(np.linalg.norm(alignment.transform_points(to_frame, canonical) - truth, axis=1) / interocular)
+            if points is None:
+                refused += 1
+                points = alignment.transform_points(to_frame, canonical)
+            fitted.append(np.linalg.norm(points - truth, axis=1) / interocular)
+    fitted, placed = np.array(fitted), np.array(placed)
+    return {"frames": len(fitted), "fit_refused": refused, "fit_ms_per_face": round(1000 * seconds / len(fitted), 2),
+            "nme_fitted": round(float(fitted.mean()), 4), "nme_canonical": round(float(placed.mean()), 4),
+            "nme_fitted_p95_per_frame": round(float(np.percentile(fitted.mean(axis=1), 95)), 4)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", required=True, help="conversion of video_au with --landmarks_root")
+    parser.add_argument("--work_dir", required=True, help="where the two conversions without files are written")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if not VIDEO_AU.is_dir():
+        sys.exit(f"{VIDEO_AU} is absent")
+    reference = stored_centres(Path(args.reference))
+    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "points": point_errors()}
+    for source in ("fitted", "mtcnn_canonical"):
+        out = Path(args.work_dir) / f"video_au_200_{source}"
+        speed = convert(source, out, args.workers) if not (out / "manifest.json").exists() else None
+        results[source] = {"conversion": speed, "au_centre_shift": centre_shift(stored_centres(out), reference)}
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
