@@ -5,10 +5,15 @@ flags are process-global and the commands share flag names (--checkpoint, --out_
 """
 from __future__ import annotations
 
+import functools
 import importlib
+import os
 import sys
+import traceback
 
 from absl import app, flags
+
+from lac_gan.errors import UserError
 
 COMMANDS = {
     "convert": ("tfrecords_tools.convert", "BP4D images + AU_OCC CSVs -> aligned TFRecords with attention maps"),
@@ -16,6 +21,8 @@ COMMANDS = {
     "evaluate": ("lac_gan.commands.evaluate", "the paper's Table 1: AU detection on real vs synthetic faces"),
     "edit": ("lac_gan.commands.edit", "switch chosen AUs on/off in any photo"),
     "export": ("lac_gan.commands.export", "write a SavedModel (aligned image, target AU labels) -> image"),
+    "train-detector": ("lac_gan.commands.train_detector", "train JAA-Net, the paper's second AU detector"),
+    "convert-jaanet": ("lac_gan.commands.convert_jaanet", "PyTorch-JAANet v1 .pth weights -> a JAA-Net checkpoint"),
 }
 
 HELP_FLAGS = {"-h", "-?", "--help", "--helpshort", "--helpfull"}
@@ -23,7 +30,7 @@ HELP_FLAGS = {"-h", "-?", "--help", "--helpshort", "--helpfull"}
 
 def usage() -> str:
     lines = ["usage: lacgan <command> [flags]   (lacgan <command> --help for its flags)", "", "commands:"]
-    lines += [f"  {name:<9} {summary}" for name, (_, summary) in COMMANDS.items()]
+    lines += [f"  {name:<14} {summary}" for name, (_, summary) in COMMANDS.items()]
     return "\n".join(lines)
 
 
@@ -36,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     if command not in COMMANDS:
         print(f"lacgan: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         raise SystemExit(2)
-    module = importlib.import_module(COMMANDS[command][0])
+    module = import_quietly(COMMANDS[command][0])
     # absl's --help shows the main module's docstring and the key flags of sys.argv[0]: make both
     # the command's.
     program = f"lacgan {command}"
@@ -44,19 +51,66 @@ def main(argv: list[str] | None = None) -> None:
     sys.modules["__main__"].__doc__ = module.__doc__
     for flag in flags.FLAGS.get_key_flags_for_module(module):
         flags.FLAGS.register_key_flag_for_module(program, flag)
-    run_absl(module.main, [program] + argv[2:])
+    run_absl(module.main, [program] + argv[2:], program)
 
 
-def run_absl(main_function, argv: list[str] | None = None) -> None:
-    """absl's app.run, except that --help exits with status 0 (absl ends it with 1, which scripts
-    read as failure)."""
-    argv = list(sys.argv if argv is None else argv)
+def import_quietly(name: str):
+    """Import a command's module without TensorFlow's C++ start-up lines (oneDNN notice, no CUDA
+    driver, CPU features), which bury the command's own output, --help included. They are written to
+    file descriptor 2 while TF's libraries load, before a log level set from Python applies, so
+    that descriptor is pointed at /dev/null for the import only. TF_CPP_MIN_LOG_LEVEL set by the
+    user leaves everything to TensorFlow."""
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return importlib.import_module(name)
+    sys.stderr.flush()
+    saved = os.dup(2)
     try:
-        app.run(main_function, argv=argv)
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            return importlib.import_module(name)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def run_absl(main_function, argv: list[str] | None = None, program: str | None = None) -> None:
+    """absl's app.run, with every command's error rule (lac_gan/errors.py): a bad flag value is one
+    line and exit status 2 (absl prints it with exit status 1), a UserError or OSError raised by
+    the command is one line and its exit status, with the traceback only under --verbosity=1 or
+    more; --help exits with status 0 (absl ends it with 1, which scripts read as failure)."""
+    argv = list(sys.argv if argv is None else argv)
+    program = program or argv[0]
+    try:
+        app.run(_reporting_errors(main_function, program), argv=argv,
+                flags_parser=functools.partial(_parse_flags, program))
     except SystemExit as stop:
         if stop.code == 1 and HELP_FLAGS.intersection(argv[1:]):
             raise SystemExit(0) from None
         raise
+
+
+def report_error(program: str, message: object, exit_code: int) -> None:
+    print(f"{program}: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(exit_code)
+
+
+def _parse_flags(program: str, argv: list[str]) -> list[str]:
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        report_error(program, f"{error} (--help lists the flags)", 2)
+
+
+def _reporting_errors(main_function, program: str):
+    @functools.wraps(main_function)
+    def main(argv):
+        try:
+            return main_function(argv)
+        except (UserError, OSError) as error:  # OSError: disk full, permission denied... (names the path)
+            if flags.FLAGS.verbosity >= 1:
+                traceback.print_exc()
+            report_error(program, error, getattr(error, "exit_code", 1))
+    return main
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from lac_gan.au_table import AU_NUMBERS
+from lac_gan.errors import DataError, UsageError
 from lac_gan.evaluation import openface
 
 # OpenFace 2.x has occurrence (`_c`) outputs for these AUs (openface.md): no AU24.
@@ -52,7 +53,7 @@ class AUDetector(abc.ABC):
 
     @abc.abstractmethod
     def predict(self, image_paths: list[Path], set_name: str) -> Detections:
-        """Detections for `image_paths` (uint8 RGB PNGs); `set_name` ('real', 'synthetic') names
+        """Detections for `image_paths` (uint8 RGB PNGs); `set_name` ('real', 'synthetic', 'source') names
         the set for the detector's working files and logs."""
 
 
@@ -94,6 +95,7 @@ class PrecomputedDetector(AUDetector):
     -fdir smooths over neighbouring images: see openface.IMAGES_PER_CALL). Either way: `AU01_c`,
     `AU02_c`, ... with 0/1 or a probability for each AU the detector has (an AU without its column
     is not covered, shown '-'); optionally `success` and `confidence`, read as for OpenFace.
+    A third set, 'source' (the `sets/source` images of a --max_frames run), is optional.
     """
 
     name = "precomputed"
@@ -102,13 +104,22 @@ class PrecomputedDetector(AUDetector):
                  min_confidence: float = openface.DEFAULT_MIN_CONFIDENCE):
         for set_name, path in path_by_set.items():
             if not Path(path).exists():
-                raise FileNotFoundError(f"precomputed detections for the {set_name} set: no {path}")
+                raise UsageError(f"--precomputed_{set_name} {path}: no such file or folder")
         self.path_by_set = {k: Path(v) for k, v in path_by_set.items()}
         self.min_confidence = min_confidence
+        for path in self.path_by_set.values():  # the headers, before any synthesis
+            header = openface.read_csv(_a_csv(path), header_only=True)
+            openface.require_occurrence_columns(header, _a_csv(path))
+            if not path.is_dir() and "frame" not in header.columns and not set(openface.FILENAME_COLUMNS) & set(
+                    header.columns):
+                raise DataError(f"{path}: cannot tell which image a row is for; expected a `filename` column (or "
+                                f"{', '.join(openface.FILENAME_COLUMNS[1:])}, or `frame`), found "
+                                f"{list(header.columns)[:6]}")
 
     @property
     def covered_aus(self) -> np.ndarray:
-        masks = [openface.covered_aus(openface.read_csv(_a_csv(p)).head(0)) for p in self.path_by_set.values()]
+        masks = [openface.covered_aus(openface.read_csv(_a_csv(p), header_only=True))
+                 for p in self.path_by_set.values()]
         return np.logical_and.reduce(masks)
 
     def predict(self, image_paths: list[Path], set_name: str) -> Detections:
@@ -118,13 +129,13 @@ class PrecomputedDetector(AUDetector):
             try:
                 table, index = openface.read_per_image_csvs([p if p.is_file() else None for p in csv_paths])
             except FileNotFoundError as error:
-                raise FileNotFoundError(f"{path}: {error} (expected <image stem>.csv files)") from error
+                raise DataError(f"{path}: {error} (expected <image stem>.csv files)") from error
         else:
             table = openface.read_csv(path)
             try:
                 index = openface.image_index(table, image_paths)
             except ValueError as error:
-                raise ValueError(f"{path}: {error}") from error
+                raise DataError(f"{path}: {error}") from error
         return _detections(table, index, image_paths, self.min_confidence, str(path))
 
 
@@ -134,7 +145,7 @@ def _a_csv(path: Path) -> Path:
         return path
     first = next(iter(sorted(path.glob("*.csv"))), None)
     if first is None:
-        raise FileNotFoundError(f"{path}: no CSV in this folder")
+        raise DataError(f"{path}: no CSV in this folder")
     return first
 
 
@@ -144,22 +155,32 @@ def _detections(table, index: np.ndarray, image_paths: list[Path], min_confidenc
     return Detections(occurrence, failed, openface.covered_aus(table), provenance)
 
 
-DETECTOR_NAMES = ("openface", "precomputed", "none")
+DETECTOR_NAMES = ("openface", "precomputed", "jaanet", "none")
 
 
 def build_detector(name: str, *, work_dir: str | Path, openface_bin: str | None = None,
                    openface_args: str = "", precomputed_real: str | None = None,
-                   precomputed_synthetic: str | None = None,
-                   min_confidence: float = openface.DEFAULT_MIN_CONFIDENCE) -> AUDetector | None:
+                   precomputed_synthetic: str | None = None, precomputed_source: str | None = None,
+                   min_confidence: float = openface.DEFAULT_MIN_CONFIDENCE,
+                   timeout_s: float = openface.DEFAULT_TIMEOUT_S,
+                   detector_checkpoint: str | None = None) -> AUDetector | None:
     """The detector named on the command line; None for 'none' (write the sets, score nothing)."""
     if name == "openface":
-        return OpenFaceDetector(openface_bin, work_dir, openface_args, min_confidence)
+        return OpenFaceDetector(openface_bin, work_dir, openface_args, min_confidence, timeout_s)
     if name == "precomputed":
         if not (precomputed_real and precomputed_synthetic):
-            raise ValueError("--detector precomputed needs --precomputed_real and --precomputed_synthetic")
-        return PrecomputedDetector({"real": precomputed_real, "synthetic": precomputed_synthetic},
+            raise UsageError("--detector precomputed needs --precomputed_real and --precomputed_synthetic")
+        # Source detections (Table 1's control) are needed only for sources outside the real set.
+        extra = {"source": precomputed_source} if precomputed_source else {}
+        return PrecomputedDetector({"real": precomputed_real, "synthetic": precomputed_synthetic, **extra},
                                    min_confidence)
+    if name == "jaanet":
+        if not detector_checkpoint:
+            raise UsageError("--detector jaanet needs --detector_checkpoint (a `lacgan train-detector` logdir, "
+                             "or one made by `lacgan convert-jaanet`)")
+        from lac_gan.jaanet.detector import JaanetDetector  # the TensorFlow model, only when asked for
+        return JaanetDetector(detector_checkpoint)
     if name == "none":
         return None
-    raise ValueError(f"unknown detector {name!r}; choose openface, precomputed or none")
+    raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
 

@@ -1,0 +1,13 @@
+"""JAA-Net v1 (Shao et al., ECCV 2018), the paper's second AU detector, as Keras models.
+
+- `config`: `JaanetConfig` and its presets (paper, cpu, tiny);
+- `model`: the network (hierarchical multi-scale region learning, face alignment, adaptive
+  attention, local AU branches, global feature, AU output);
+- `losses`: the weighted multi-label softmax + Dice loss, the landmark and attention losses;
+- `data`: random crop + mirror in training, centre crop at test, training-set label counts;
+- `training`: `lacgan train-detector`'s loop, checkpoints, resume, TensorBoard, validation F1;
+- `detector`: the trained model behind the evaluation's `AUDetector` interface;
+- `official_weights`: PyTorch-JAANet v1 state dicts (.pth) -> our checkpoint (torch optional).
+
+The AU centres and attention maps come from `lac_gan.attention` (one definition for the project).
+"""

@@ -1,0 +1,114 @@
+"""JAA-Net's configuration: network width, input and crop size, loss weights, optimiser, schedule.
+
+The `paper` preset is PyTorch-JAANet v1's `train_JAAv1.py` defaults (see docs/paper-notes.md,
+"JAA-Net"); `cpu` is a reduced width for a CPU budget; `tiny` is for tests.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from lac_gan import attention
+from lac_gan.errors import DataError
+
+CONFIG_FILE_NAME = "jaanet_config.json"
+# Region learning partitions the crop, then the crop halved, into 8 x 8 cells; the feature stacks
+# after it pool 3 more times, so they need at least 8 x 8 region features (crop 32).
+CROP_MULTIPLE = 16
+MIN_CROP = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class JaanetConfig:
+    image_size: int = 200  # the aligned faces the records hold
+    crop_size: int = 176  # random crop in training, centre crop at test
+    unit_dim: int = 8  # width: layers have 4, 8, 12, 16, 20, 64 x unit_dim channels
+    batch_size: int = 8
+    # SGD with Nesterov momentum, L2 weight decay, step schedule (lr x gamma every decay_steps).
+    learning_rate: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_gamma: float = 0.3
+    lr_decay_steps: int = 25000  # the port's "every 2 epochs" on a BP4D fold (~100k frames / batch 8)
+    # Loss weights: lambda_au (softmax + Dice), lambda_land, lambda_refine; the attention refinement
+    # branch's gradients are multiplied by grad_enhance and its own loss divided by it (the port's).
+    lambda_au: float = 1.0
+    lambda_land: float = 0.5
+    lambda_refine: float = 2e-4
+    grad_enhance: float = 2.0
+    dice_smooth: float = 1.0
+    random_flip: bool = True
+    spatial_ratio: float = attention.SPATIAL_RATIO
+    fill_coefficient: float = attention.FILL_COEFFICIENT
+
+    def __post_init__(self):
+        if self.crop_size % CROP_MULTIPLE or self.crop_size < MIN_CROP:
+            raise ValueError(f"crop_size must be a multiple of {CROP_MULTIPLE} and at least {MIN_CROP} (8 x 8 "
+                             f"region cells at full and half size, then 3 poolings), got {self.crop_size}")
+        if self.crop_size > self.image_size:
+            raise ValueError(f"crop_size {self.crop_size} exceeds image_size {self.image_size}")
+        if self.unit_dim < 1:
+            raise ValueError(f"unit_dim must be >= 1, got {self.unit_dim}")
+
+    @property
+    def map_size(self) -> int:
+        """Side of the refined attention maps and of the region features (crop / 4: 44 at 176)."""
+        return self.crop_size // 4
+
+    @property
+    def initial_map_size(self) -> int:
+        """Side of the initial maps: 4 unpadded 3x3 convolutions take it down to map_size."""
+        return self.map_size + 8
+
+    @property
+    def centre_offset(self) -> int:
+        """Top-left corner of the test-time centre crop (torchvision's CenterCrop: 12 at 200 -> 176)."""
+        return int(round((self.image_size - self.crop_size) / 2.0))
+
+    def replace(self, **changes) -> "JaanetConfig":
+        return dataclasses.replace(self, **changes)
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory) / CONFIG_FILE_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "JaanetConfig":
+        path = Path(directory) / CONFIG_FILE_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no {CONFIG_FILE_NAME}; is {directory} a `lacgan train-detector` "
+                                    "logdir (or a converted official model)?")
+        values = json.loads(path.read_text())
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise DataError(f"{path}: unknown fields {unknown}; written by another version of lacgan?")
+        return cls(**values)
+
+
+def paper() -> JaanetConfig:
+    """PyTorch-JAANet v1's defaults: unit_dim 8, 200 -> 176 crops, batch 8, SGD 0.01."""
+    return JaanetConfig()
+
+
+def cpu() -> JaanetConfig:
+    """Same input sizes and losses, a quarter of the width (unit_dim 2, about 1/16 of the compute),
+    and the port's "x 0.3 every 2 epochs" counted on a small set (2 epochs of 1,360 frames at batch 8):
+    for a CPU run of half an hour."""
+    return JaanetConfig(unit_dim=2, lr_decay_steps=340)
+
+
+def tiny() -> JaanetConfig:
+    """40 px faces cropped to 32, unit_dim 1, batch 4: a training step in milliseconds, for tests."""
+    return JaanetConfig(image_size=40, crop_size=32, unit_dim=1, batch_size=4, lr_decay_steps=10_000)
+
+
+PRESETS = {"paper": paper, "cpu": cpu, "tiny": tiny}
+
+
+def preset(name: str) -> JaanetConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown JAA-Net preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]()
