@@ -77,3 +77,76 @@ def au_scores(labels: np.ndarray, occurrence: np.ndarray, failed: np.ndarray,
 def scores_by_name(scores: list[AUScore | None]) -> dict[str, dict | None]:
     """{"AU1": {...}, ...} for JSON output."""
     return {name: None if s is None else s.to_dict() for name, s in zip(AU_NAMES, scores)}
+
+
+@dataclass(frozen=True)
+class EditSuccess:
+    """One AU's edit success (Table 1's control), over the pairs whose source and target labels are
+    both known and differ in that AU and whose synthetic face the detector analysed.
+
+    rate: % of those pairs where the detector's output on the synthetic face matches the target
+    label; to_present / to_absent: the same, split by the target state; source_rate: % where the
+    detector's output on the unedited source already matches the target (over those pairs whose
+    source it analysed): what an identity generator would score. NaN where there is no pair.
+    """
+    rate: float
+    pairs: int
+    successes: int
+    to_present_rate: float
+    to_present_pairs: int
+    to_absent_rate: float
+    to_absent_pairs: int
+    source_rate: float
+    source_pairs: int
+
+    def to_dict(self) -> dict:
+        return {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in asdict(self).items()}
+
+
+def _percent(hits: np.ndarray) -> float:
+    return 100.0 * float(np.mean(hits)) if hits.size else float("nan")
+
+
+def edit_success(target_labels: np.ndarray, source_labels: np.ndarray, synthetic_occurrence: np.ndarray,
+                 synthetic_failed: np.ndarray, covered: np.ndarray,
+                 source_occurrence: np.ndarray | None = None,
+                 source_failed: np.ndarray | None = None) -> list[EditSuccess | None]:
+    """Per-AU edit success of N pairs: None for the AUs the detector does not output.
+
+    target_labels, source_labels int [N, 12] in {0, 1, 9} (the real frame's and the source frame's);
+    synthetic_occurrence float [N, 12] and synthetic_failed bool [N]: the detector on the synthetic
+    faces; source_occurrence / source_failed: the same on the unedited sources (for `source_rate`).
+    """
+    target_labels, source_labels = np.asarray(target_labels), np.asarray(source_labels)
+    synthetic_occurrence = np.asarray(synthetic_occurrence, dtype=np.float64)
+    if not (target_labels.shape == source_labels.shape == synthetic_occurrence.shape) \
+            or target_labels.shape[1:] != (NUM_AUS,):
+        raise ValueError(f"labels {target_labels.shape}, {source_labels.shape} and occurrence "
+                         f"{synthetic_occurrence.shape} must all be [N, {NUM_AUS}]")
+    analysed = ~np.asarray(synthetic_failed, dtype=bool)
+    results: list[EditSuccess | None] = []
+    for j in range(NUM_AUS):
+        if not covered[j]:
+            results.append(None)
+            continue
+        target, source = target_labels[:, j], source_labels[:, j]
+        differ = (target != UNKNOWN_LABEL) & (source != UNKNOWN_LABEL) & (target != source)
+        keep = differ & analysed
+        hit = (synthetic_occurrence[:, j] >= THRESHOLD) == (target == 1)
+        present, absent = keep & (target == 1), keep & (target == 0)
+        if source_occurrence is None:
+            source_hits = np.empty(0, bool)
+        else:
+            source_keep = differ & ~np.asarray(source_failed, dtype=bool)
+            source_hits = ((np.asarray(source_occurrence, np.float64)[:, j] >= THRESHOLD)
+                           == (target == 1))[source_keep]
+        results.append(EditSuccess(_percent(hit[keep]), int(keep.sum()), int(hit[keep].sum()),
+                                   _percent(hit[present]), int(present.sum()),
+                                   _percent(hit[absent]), int(absent.sum()),
+                                   _percent(source_hits), int(source_hits.size)))
+    return results
+
+
+def edit_success_by_name(values: list[EditSuccess | None]) -> dict[str, dict | None]:
+    """{"AU1": {...}, ...} for JSON output."""
+    return {name: None if v is None else v.to_dict() for name, v in zip(AU_NAMES, values)}

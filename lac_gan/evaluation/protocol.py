@@ -6,6 +6,11 @@ another frame of the same subject (seeded choice) edited by the synthesiser towa
 labels; it is scored against those labels. Unknown labels (9) stay unknown in both sets, so each
 AU is scored on the same frames in both (less each set's own detection failures).
 
+Control (beyond the paper): each pair's unedited source is scored against the same labels (the
+`Source` column: what an identity generator would score) and, per AU, the edit success rate. A
+source frame that is also a real frame reuses the real set's detection; the others are written to
+sets/source and detected there.
+
 The test fold is read twice: once for its labels only (to draw pairs), once streaming the images,
 writing each real frame when it passes and synthesising each pair when its source passes, so that
 memory stays one batch whatever the fold's size.
@@ -25,11 +30,12 @@ import tensorflow as tf
 
 from lac_gan import record_schema
 from lac_gan.au_table import AU_NAMES
-from lac_gan.bp4d import UNKNOWN_LABEL, fold_parts
-from lac_gan.dataset import fold_files, make_dataset, read_manifest
+from lac_gan.bp4d import JAANET_FOLD_TEST_PART, UNKNOWN_LABEL, fold_parts
+from lac_gan.dataset import fold_files, make_dataset, read_manifest, readable_shards
+from lac_gan.errors import DataError, UsageError, check_output_dir
 from lac_gan.evaluation import detectors as detectors_lib
 from lac_gan.evaluation import figures, metrics, report
-from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE
+from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE, DEFAULT_TIMEOUT_S
 from lac_gan.image_io import write_rgb
 from lac_gan.progress import Progress
 from lac_gan.provenance import package_versions
@@ -60,11 +66,29 @@ class EvaluationConfig:
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     precomputed_real: str | None = None
     precomputed_synthetic: str | None = None
+    precomputed_source: str | None = None
     max_frames: int | None = None
     seed: int = 0
     batch_size: int = 16
     identity_weights: str | None = None
     figure_faces: int = 3
+    detector_timeout: float = DEFAULT_TIMEOUT_S
+    skip_bad_records: bool = False
+    detector_checkpoint: str | None = None
+
+    def check(self) -> None:
+        """Values that cannot work, refused before anything is read or built."""
+        if self.fold not in JAANET_FOLD_TEST_PART:
+            raise UsageError(f"--fold {self.fold}: expected one of {sorted(JAANET_FOLD_TEST_PART)}")
+        for name, smallest in (("max_frames", 1), ("batch_size", 1), ("figure_faces", 0)):
+            value = getattr(self, name)
+            if value is not None and value < smallest:
+                raise UsageError(f"--{name} {value}: expected a whole number, at least {smallest}")
+        if not 0 <= self.min_confidence <= 1:
+            raise UsageError(f"--min_confidence {self.min_confidence}: expected a value in [0, 1]")
+        if not self.detector_timeout > 0:
+            raise UsageError(f"--detector_timeout {self.detector_timeout}: expected seconds, more than 0")
+        check_output_dir("--out_dir", self.out_dir)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,7 +108,7 @@ def read_frame_index(files: list[str]) -> pd.DataFrame:
     index = pd.concat(parts, ignore_index=True).sort_values(["subject", "task", "frame"], ignore_index=True)
     duplicated = index.duplicated(["subject", "task", "frame"])
     if duplicated.any():
-        raise ValueError(f"the test fold holds {int(duplicated.sum())} duplicate (subject, task, frame) records")
+        raise DataError(f"the test fold holds {int(duplicated.sum())} duplicate (subject, task, frame) records")
     return index
 
 
@@ -117,6 +141,25 @@ def synthesis_labels(target_labels: np.ndarray, source_labels: np.ndarray) -> np
     either set, so keeping the source's state there only avoids gratuitous edits."""
     kept = np.where(source_labels == UNKNOWN_LABEL, 0, source_labels)
     return np.where(target_labels == UNKNOWN_LABEL, kept, target_labels).astype(np.int32)
+
+
+def source_images(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Where the detector sees each pair's unedited source: (set name, image number) per pair.
+
+    ('real', q) when the source frame is pair q's real frame (its detection is reused), else
+    ('source', r): sets/source/<r>.png, written once per frame, r = the first pair with that source.
+    """
+    pair_of_target = dict(zip(pairs["target"], pairs.index))
+    first_pair_of_source: dict[int, int] = {}
+    set_names, images = [], []
+    for pair, source in zip(pairs.index, pairs["source"]):
+        if source in pair_of_target:
+            set_names.append("real")
+            images.append(pair_of_target[source])
+        else:
+            set_names.append("source")
+            images.append(first_pair_of_source.setdefault(source, pair))
+    return np.asarray(set_names, dtype=object), np.asarray(images, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,6 +253,10 @@ def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pair
     labels = index[list(AU_NAMES)].to_numpy()
     pair_of_target = dict(zip(pairs["target"], pairs.index))
     pairs_of_source = pairs.groupby("source").groups
+    source_sets, source_numbers = source_images(pairs)
+    own_source = {int(pairs.at[pair, "source"]): int(pair) for pair in source_numbers[source_sets == "source"]}
+    if own_source:
+        (out_dir / "sets" / "source").mkdir(parents=True, exist_ok=True)
     figure_rows = set(pairs["target"][:figure_faces])
     faces: dict[int, figures.Face] = {}
     writer = _PairSynthesiser(synthesizer, out_dir, batch_size, embedder, len(pairs))
@@ -219,6 +266,8 @@ def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pair
             row = position[(key[0].decode(), key[1].decode(), int(key[2]))]
             if row in pair_of_target:
                 write_rgb(to_uint8(batch["image"][k]).numpy(), set_path(out_dir, "real", pair_of_target[row]))
+            if row in own_source:  # a source that is no real frame: detected on its own for the control
+                write_rgb(to_uint8(batch["image"][k]).numpy(), set_path(out_dir, "source", own_source[row]))
             if row in figure_rows:
                 faces[row] = figures.Face(batch["image"][k], batch["attention_maps"][k], labels[row],
                                           "{}/{}/{}".format(*index.loc[row, ["subject", "task", "frame"]]))
@@ -234,16 +283,61 @@ def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pair
 # Detection and the whole run
 
 
-def detect_and_score(detector: detectors_lib.AUDetector, out_dir: Path, labels: np.ndarray) -> dict:
-    """Runs the detector on both sets and scores each against `labels` (the same for both)."""
-    scored = {}
+def detect_and_score(detector: detectors_lib.AUDetector, out_dir: Path, labels: np.ndarray,
+                     source_labels: np.ndarray | None = None,
+                     sources: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """Runs the detector on both sets and scores each against `labels` (the same for both).
+
+    With `source_labels` (the source frames' own labels) and `sources` (`source_images(pairs)`),
+    also the control: the unedited sources scored against `labels` ("source") and the per-AU edit
+    success ("edit_success").
+    """
+    scored, found = {}, {}
     for set_name in SET_NAMES:
         paths = [set_path(out_dir, set_name, i) for i in range(len(labels))]
-        found = detector.predict(paths, set_name)
-        scores = metrics.au_scores(labels, found.occurrence, found.failed, found.covered)
-        scored[set_name] = {"scores": scores, "detection_failures": found.num_failed,
-                            "frames": len(labels), "provenance": found.provenance}
+        found[set_name] = detector.predict(paths, set_name)
+        scores = metrics.au_scores(labels, found[set_name].occurrence, found[set_name].failed,
+                                   found[set_name].covered)
+        scored[set_name] = {"scores": scores, "detection_failures": found[set_name].num_failed,
+                            "frames": len(labels), "provenance": found[set_name].provenance}
+    if sources is None:
+        return scored
+    source = source_detections(detector, out_dir, sources, found["real"])
+    scored["source"] = {
+        "scores": metrics.au_scores(labels, source.occurrence, source.failed, source.covered),
+        "detection_failures": source.num_failed, "frames": len(labels), "provenance": source.provenance,
+        "reused_real_detections": int(np.sum(sources[0] == "real")),
+        "detected_separately": int(np.sum(sources[0] == "source")),
+        "what": "the unedited source of each pair scored against the pair's target (real frame's) labels"}
+    synthetic = found["synthetic"]
+    scored["edit_success"] = metrics.edit_success(labels, source_labels, synthetic.occurrence, synthetic.failed,
+                                                  synthetic.covered & source.covered, source.occurrence,
+                                                  source.failed)
     return scored
+
+
+def source_detections(detector: detectors_lib.AUDetector, out_dir: Path,
+                      sources: tuple[np.ndarray, np.ndarray],
+                      real: detectors_lib.Detections) -> detectors_lib.Detections:
+    """The detector's output on each pair's unedited source: the real set's detection of that frame
+    where it is one, the detector run on sets/source for the others."""
+    set_names, numbers = sources
+    reused = set_names == "real"
+    occurrence = np.full((len(numbers), real.occurrence.shape[1]), np.nan)
+    failed = np.zeros(len(numbers), dtype=bool)
+    occurrence[reused] = real.occurrence[numbers[reused]]
+    failed[reused] = real.failed[numbers[reused]]
+    covered, provenance = real.covered, f"the real set's detections ({real.provenance})"
+    own = sorted(set(numbers[~reused].tolist()))
+    if own:
+        extra = detector.predict([set_path(out_dir, "source", n) for n in own], "source")
+        position = {n: i for i, n in enumerate(own)}
+        rows = [position[n] for n in numbers[~reused]]
+        occurrence[~reused] = extra.occurrence[rows]
+        failed[~reused] = extra.failed[rows]
+        covered = covered & extra.covered
+        provenance = f"{provenance} and sets/source ({extra.provenance})"
+    return detectors_lib.Detections(occurrence, failed, covered, provenance)
 
 
 def identity_summary(similarities: list[float]) -> dict:
@@ -270,38 +364,50 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
     `embedder` are built from `config` unless given (tests inject small ones).
     """
     started = time.time()
+    config.check()
     out_dir = Path(config.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(config.data_dir)
-    # Everything that can fail on a flag is built before the long synthesis pass.
+    # Everything that can fail on a flag or on the data is checked before the model is built.
+    files, skipped_records = readable_shards(fold_files(config.data_dir, config.fold, "test"),
+                                             config.skip_bad_records, out_dir)
     if detector is None:
         detector = detectors_lib.build_detector(
             config.detector, work_dir=out_dir / "detector", openface_bin=config.openface_bin,
             openface_args=config.openface_args, precomputed_real=config.precomputed_real,
-            precomputed_synthetic=config.precomputed_synthetic, min_confidence=config.min_confidence)
+            precomputed_synthetic=config.precomputed_synthetic, precomputed_source=config.precomputed_source,
+            min_confidence=config.min_confidence, timeout_s=config.detector_timeout,
+            detector_checkpoint=config.detector_checkpoint)
     if synthesizer is None:
         if not config.checkpoint:
-            raise ValueError("no synthesiser: pass --checkpoint (a training logdir or checkpoint)")
+            raise UsageError("no synthesiser: pass --checkpoint (a training logdir or checkpoint)")
         from lac_gan.synthesis import load_synthesizer  # the model code, only when needed
         synthesizer = load_synthesizer(config.checkpoint)
     image_size = image_size or synthesizer.config.image_size
     if image_size != manifest["image_size"]:
-        raise ValueError(f"the synthesiser works on {image_size}px faces but {config.data_dir} holds "
-                         f"{manifest['image_size']}px ones")
+        logging.info("%s holds %dpx faces: real and synthetic faces are judged at the synthesiser's %dpx",
+                     config.data_dir, manifest["image_size"], image_size)
     if embedder is None and config.identity_weights:
         embedder = vggface_embedder(config.identity_weights, image_size)
 
-    files = fold_files(config.data_dir, config.fold, "test")
     index = read_frame_index(files)
     pairs = choose_pairs(index, config.seed, config.max_frames)
     if pairs.empty:
-        raise ValueError(f"no frame of fold {config.fold}'s test part has a second frame of its subject")
+        raise DataError(f"no frame of fold {config.fold}'s test part has a second frame of its subject")
     logging.info("%d test frames, %d evaluated pairs (seed %d)", len(index), len(pairs), config.seed)
+    sources = source_images(pairs)
+    if (isinstance(detector, detectors_lib.PrecomputedDetector) and "source" not in detector.path_by_set
+            and np.any(sources[0] == "source")):
+        raise UsageError(f"{int(np.sum(sources[0] == 'source'))} pairs' source frames are not real-set frames "
+                         "(a --max_frames subsample): run your detector on sets/source as well and pass "
+                         "--precomputed_source")
     outcome = synthesise_sets(files, image_size, index, pairs, synthesizer, out_dir, config.batch_size,
                               embedder, config.figure_faces)
     figure_paths = figures.write_figures(outcome.figure_faces, synthesizer, out_dir / "figures")
     labels = index[list(AU_NAMES)].to_numpy()[pairs["target"].to_numpy()]
-    scored = detect_and_score(detector, out_dir, labels) if detector is not None else None
+    source_labels = index[list(AU_NAMES)].to_numpy()[pairs["source"].to_numpy()]
+    scored = (detect_and_score(detector, out_dir, labels, source_labels, sources)
+              if detector is not None else None)
 
     results = {
         "protocol": {**dataclasses.asdict(config), **protocol_facts(config, manifest, index, pairs, image_size)},
@@ -314,6 +420,7 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
                      {"skipped": "no --identity_weights (VGG-Face weights file) given"}),
         "figures": [str(p.relative_to(out_dir)) for p in figure_paths],
         "pairs": pair_records(index, pairs),
+        "skipped_records": skipped_records,
         "versions": package_versions(),
         "seconds": round(time.time() - started, 1),
     }
@@ -334,9 +441,11 @@ def pair_records(index: pd.DataFrame, pairs: pd.DataFrame) -> list[dict]:
     """Each pair as results.json lists it: image file, real frame, source frame, labels."""
     labels = index[list(AU_NAMES)].to_numpy()
     keys = [f"{s}/{t}/{f}" for s, t, f in zip(index["subject"], index["task"], index["frame"])]
+    source_sets, source_numbers = source_images(pairs)
     records = []
     for pair, (target, source) in enumerate(zip(pairs["target"], pairs["source"])):
         records.append({"image": f"{pair:06d}.png", "real": keys[target], "source": keys[source],
+                        "source_image": f"{source_sets[pair]}/{source_numbers[pair]:06d}.png",
                         "labels": labels[target].tolist(),
                         "synthesis_labels": synthesis_labels(labels[target], labels[source]).tolist()})
     return records
