@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lac_gan.au_table import NUM_AUS
+from lac_gan.au_table import AU_NAMES, NUM_AUS
 
 CONFIG_FILE_NAME = "config.json"
 
@@ -54,8 +54,10 @@ class LacGanConfig:
     adam_beta_1: float = 0.5
     adam_beta_2: float = 0.999
     batch_size: int = 16  # global batch; the paper is silent
-    # Target AU labels for the editing pass are drawn Bernoulli(p) per AU (see paper-notes).
-    target_label_probability: float = 0.5
+    # AUs whose CARG the training data cannot teach (no frame with the AU present, or none with it
+    # absent, among the training parts): set by training from the manifest. Eq. 2 leaves their
+    # regions to X^s and Eq. 10 gives their CARG loss weight 0 (see paper-notes).
+    untrained_aus: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.z_dim % 2:
@@ -68,6 +70,9 @@ class LacGanConfig:
             raise ValueError(f"pixel_loss_reduction must be sum or roi_mean, got {self.pixel_loss_reduction!r}")
         if self.regressor_data not in ("real", "generated", "both"):
             raise ValueError(f"regressor_data must be real, generated or both, got {self.regressor_data!r}")
+        unknown_aus = sorted(set(self.untrained_aus) - set(AU_NAMES))
+        if unknown_aus:
+            raise ValueError(f"untrained_aus names unknown AUs {unknown_aus}; AUs are {list(AU_NAMES)}")
         if len(self.identity_layers) != len(self.identity_layer_weights):
             raise ValueError("identity_layers and identity_layer_weights differ in length")
 
@@ -76,8 +81,36 @@ class LacGanConfig:
         """How many times each entry of an AU's 2-way one-hot is repeated (CAAE-style tiling)."""
         return self.z_dim // 2
 
+    @property
+    def active_au_mask(self) -> tuple[float, ...]:
+        """1.0 for each AU whose CARG is trained and composed into the face, 0.0 for untrained ones."""
+        return tuple(0.0 if au in self.untrained_aus else 1.0 for au in AU_NAMES)
+
     def replace(self, **changes) -> "LacGanConfig":
         return dataclasses.replace(self, **changes)
+
+    def with_overrides(self, spec: str) -> "LacGanConfig":
+        """`"lambda_au_label=100,pixel_loss_reduction=roi_mean"` -> a copy with those fields changed,
+        each value parsed as its field's type (tuples as `a:b:c`). ValueError names a bad item."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        changes = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            name, _, text = item.partition("=")
+            name, text = name.strip(), text.strip()
+            if name not in fields or not text:
+                raise ValueError(f"{item!r}: expected FIELD=VALUE with FIELD one of {sorted(fields)}")
+            current = getattr(self, name)
+            try:
+                if isinstance(current, tuple):
+                    kind = type(current[0]) if current else str
+                    changes[name] = tuple(kind(v) for v in text.split(":") if v)
+                elif isinstance(current, bool):
+                    changes[name] = {"true": True, "false": False}[text.lower()]
+                else:
+                    changes[name] = type(current)(text)
+            except (ValueError, KeyError) as error:
+                raise ValueError(f"{item!r}: {name} takes a {type(current).__name__}") from error
+        return self.replace(**changes)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
@@ -123,7 +156,16 @@ def tiny() -> LacGanConfig:
                         batch_size=4, learning_rate=1e-3)
 
 
-PRESETS = {"paper": paper, "tiny": tiny}
+def small() -> LacGanConfig:
+    """128 x 128 faces, half the paper's widths, batch 8, the paper's loss weights and learning rate:
+    for training on real AU-labelled data on a CPU (e.g. ../shared/datasets/video_au)."""
+    return LacGanConfig(image_size=128, encoder_channels=(16, 32, 64, 128, 256),
+                        decoder_channels=(256, 128, 64, 32, 16), latent_disc_units=(64, 32, 16),
+                        local_disc_channels=(8, 16, 32, 64), global_disc_channels=(16, 32, 64, 128, 256),
+                        batch_size=8)
+
+
+PRESETS = {"paper": paper, "small": small, "tiny": tiny}
 
 
 def preset(name: str) -> LacGanConfig:

@@ -1,26 +1,40 @@
 """The reader: TFRecord files written by `tfrecords_tools.convert` -> batched `tf.data.Dataset`."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
+import re
 from pathlib import Path
 
 import tensorflow as tf
 
 from lac_gan import record_schema
 from lac_gan.bp4d import fold_parts
+from lac_gan.errors import DataError, UsageError
+from lac_gan.json_files import write_json_atomic
 
 MANIFEST_NAME = "manifest.json"
+SKIPPED_RECORDS_NAME = "skipped_records.json"
+READABLE_SHARDS_DIR = "readable_shards"
+CHECK_BATCH = 512  # records parsed together while checking a shard
 
 
 def read_manifest(data_dir: str | Path) -> dict:
     """The converter's manifest.json of `data_dir`, with a clear error when it is missing or stale."""
     path = Path(data_dir) / MANIFEST_NAME
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no manifest; is {data_dir} the --out_dir of "
-                                "`python -m tfrecords_tools.convert`?")
-    manifest = json.loads(path.read_text())
+        raise UsageError(f"--data_dir {data_dir}: no {MANIFEST_NAME} there; expected the --out_dir of "
+                         "`lacgan convert`")
+    try:
+        manifest = json.loads(path.read_text())
+    except ValueError as error:
+        raise DataError(f"{path}: not valid JSON ({error}); run the converter again on the same --out_dir "
+                        "to rebuild it") from error
+    if not isinstance(manifest, dict) or manifest.get("schema_version") is None:
+        raise DataError(f"{path}: not a converter manifest (no schema_version)")
     if manifest.get("schema_version") != record_schema.SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema version {manifest.get('schema_version')}, this code reads "
+        raise DataError(f"{path}: schema version {manifest.get('schema_version')}, this code reads "
                          f"{record_schema.SCHEMA_VERSION}; convert the data again")
     return manifest
 
@@ -31,7 +45,7 @@ def part_files(data_dir: str | Path, parts: list[str] | tuple[str, ...]) -> list
     for part in parts:
         found = sorted(str(p) for p in (Path(data_dir) / part).glob("*.tfrecord"))
         if not found:
-            raise FileNotFoundError(f"{Path(data_dir) / part}: no .tfrecord shards for part {part!r}")
+            raise DataError(f"{Path(data_dir) / part}: no .tfrecord shards for part {part!r}, which the fold needs")
         files.extend(found)
     return files
 
@@ -43,6 +57,110 @@ def fold_files(data_dir: str | Path, fold: int, split: str) -> list[str]:
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     return part_files(data_dir, train_parts if split == "train" else [test_part])
+
+
+@dataclasses.dataclass
+class ShardCheck:
+    """What reading one shard found: `good` readable LAC-GAN examples; `bad` (record number, byte
+    offset, reason) of records that are not, where a damaged record (truncated, bad checksum) ends
+    the readable part of the shard, as TFRecord has no way to find the next record after it."""
+    shard: str
+    good: int = 0
+    bad: list[tuple[int, int, str]] = dataclasses.field(default_factory=list)
+
+    def describe(self, limit: int = 3) -> str:
+        listed = "; ".join(f"record {n} at byte {offset}: {reason}" for n, offset, reason in self.bad[:limit])
+        more = f"; and {len(self.bad) - limit} more" if len(self.bad) > limit else ""
+        return f"{self.shard}: {listed}{more}"
+
+
+def _first_line(error: Exception) -> str:
+    """The useful part of a TF error: its first line, without the `{{function_node ...}}` prefix."""
+    text = re.sub(r"\{\{[^}]*\}\}\s*", "", getattr(error, "message", None) or str(error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def check_shard(path: str, write_good_to: Path | None = None) -> ShardCheck:
+    """Reads every record of a shard (checksums) and parses it as an example of record_schema;
+    with `write_good_to`, the readable examples are copied there."""
+    check = ShardCheck(path)
+    writer = None
+    if write_good_to is not None:
+        write_good_to.parent.mkdir(parents=True, exist_ok=True)
+        writer = tf.io.TFRecordWriter(str(write_good_to))
+
+    def parse(chunk: list[tuple[int, int, bytes]]) -> None:
+        try:
+            tf.io.parse_example([record for _, _, record in chunk], record_schema.FEATURES)
+            good = [record for _, _, record in chunk]
+        except tf.errors.InvalidArgumentError:  # only a failing batch is parsed one by one
+            good = []
+            for number, offset, record in chunk:
+                try:
+                    tf.io.parse_single_example(record, record_schema.FEATURES)
+                    good.append(record)
+                except tf.errors.InvalidArgumentError as error:
+                    check.bad.append((number, offset, f"not a LAC-GAN example ({_first_line(error)})"))
+        check.good += len(good)
+        for record in good if writer else ():
+            writer.write(record)
+
+    chunk, number, offset = [], 0, 0
+    records = tf.data.TFRecordDataset(path).as_numpy_iterator()
+    try:
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                break
+            except tf.errors.DataLossError as error:
+                check.bad.append((number, offset, f"damaged record, the rest of the shard is unreadable "
+                                                  f"({_first_line(error)})"))
+                break
+            chunk.append((number, offset, record))
+            number, offset = number + 1, offset + len(record) + 16  # length, its CRC, data, data CRC
+            if len(chunk) == CHECK_BATCH:
+                parse(chunk)
+                chunk = []
+        if chunk:
+            parse(chunk)
+    finally:
+        if writer is not None:
+            writer.close()
+    check.bad.sort()
+    return check
+
+
+def readable_shards(files: list[str], skip_bad_records: bool, work_dir: Path, flag: str = "--skip_bad_records"
+                    ) -> tuple[list[str], dict]:
+    """Checks every shard before the long work starts: (shards to read, what was skipped).
+
+    A bad record is a DataError naming the shard, record and byte offset, unless `skip_bad_records`:
+    then each damaged shard is replaced by a copy of its readable examples under
+    `work_dir/readable_shards` (the data itself is never changed), and the skipped records are
+    counted in the returned dict, also written to `work_dir/skipped_records.json`.
+    """
+    checks = [check_shard(f) for f in files]
+    damaged = [c for c in checks if c.bad]
+    if not damaged:
+        return list(files), {"records": 0, "shards": []}
+    if not skip_bad_records:
+        raise DataError(f"{damaged[0].describe()} ({len(damaged)} damaged shard(s) in all); pass {flag} to go on "
+                        "without the bad records (counted), or convert those videos again")
+    replaced = {}
+    for check in damaged:
+        copy = work_dir / READABLE_SHARDS_DIR / Path(check.shard).parent.name / Path(check.shard).name
+        check_shard(check.shard, write_good_to=copy)
+        replaced[check.shard] = str(copy)
+    skipped = {"records": sum(len(c.bad) for c in damaged),
+               "shards": [{"shard": c.shard, "readable_copy": replaced[c.shard], "examples_kept": c.good,
+                           "bad_records": [{"record": n, "offset": o, "reason": r} for n, o, r in c.bad]}
+                          for c in damaged]}
+    write_json_atomic(work_dir / SKIPPED_RECORDS_NAME, skipped)
+    logging.warning("%s: skipped %d unreadable record(s) in %d shard(s), reading their readable examples from "
+                    "%s; details in %s", flag, skipped["records"], len(damaged), work_dir / READABLE_SHARDS_DIR,
+                    work_dir / SKIPPED_RECORDS_NAME)
+    return [replaced.get(f, f) for f in files], skipped
 
 
 def make_dataset(files: list[str], image_size: int, batch_size: int, *, shuffle: bool = True,

@@ -22,6 +22,7 @@ from PIL import Image, ImageEnhance
 from lac_gan import config as config_lib
 from lac_gan.au_table import AU_NUMBERS
 from lac_gan.bp4d import JAANET_PARTS
+from lac_gan.checkpoints import checkpoint_step, newest_readable_checkpoint
 from lac_gan.dataset import fold_files, make_dataset
 from lac_gan.evaluation.figures import Face, write_figures
 from lac_gan.synthesis import load_synthesizer
@@ -104,9 +105,13 @@ def run_demo(out_dir: str | Path, steps: int = DEMO_STEPS, seed: int = 0) -> Dem
     written = manifest["frames"]["written"]
     print(f"[demo] {written} examples written; training the tiny preset for {steps} steps", flush=True)
     logdir = out_dir / "run"
-    run_training(config, TrainingOptions(data_dir=str(tfrecords), logdir=str(logdir), steps=steps, seed=seed,
-                                         resume=True, image_every=max(1, steps // 3),
-                                         checkpoint_every=steps))
+    previous = newest_readable_checkpoint(logdir)
+    if previous is not None and checkpoint_step(previous) >= steps:
+        print(f"[demo] {previous} is already at step {checkpoint_step(previous)}: figures only", flush=True)
+    else:
+        run_training(config, TrainingOptions(data_dir=str(tfrecords), logdir=str(logdir), steps=steps, seed=seed,
+                                             resume=previous is not None, image_every=max(1, steps // 3),
+                                             checkpoint_every=steps))
     figures = write_figures(held_out_faces(tfrecords, config.image_size, FIGURE_FACES),
                             load_synthesizer(str(logdir)), out_dir / "figures")
     print(f"[demo] done in {time.monotonic() - started:.0f} s", flush=True)

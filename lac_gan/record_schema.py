@@ -99,26 +99,35 @@ FEATURES = {
 
 
 def parse_example(serialized: tf.Tensor, image_size: int) -> dict[str, tf.Tensor]:
-    """One serialised example -> tensors ready for the model.
+    """One serialised example -> tensors ready for the model, at `image_size`.
 
     image: float32 [S, S, 3] in [-1, 1]; labels: int32 [12] (0, 1, or 9 = unknown); known_mask:
     bool [12]; attention_maps: float32 [S, S, 12] in [0, 1]; plus the metadata of the table above.
+    Records stored at another size are resized here (area-averaged image and maps, point coordinates
+    scaled), so one conversion serves every preset.
     """
     raw = tf.io.parse_single_example(serialized, FEATURES)
-    image = tf.io.decode_jpeg(raw["image/encoded"], channels=3)
-    image = tf.ensure_shape(image, [image_size, image_size, 3])
+    stored = tf.cast(raw["image/size"], tf.int32)
+    image = tf.cast(tf.io.decode_jpeg(raw["image/encoded"], channels=3), tf.float32) / 127.5 - 1.0
     maps = tf.io.decode_raw(tf.io.decode_compressed(raw["attention_maps/encoded"], "ZLIB"), tf.uint8)
-    maps = tf.transpose(tf.reshape(maps, [NUM_AUS, image_size, image_size]), [1, 2, 0])
+    maps = tf.cast(tf.transpose(tf.reshape(maps, [NUM_AUS, stored, stored]), [1, 2, 0]), tf.float32) / 255.0
+    image, maps = tf.cond(tf.equal(stored, image_size), lambda: (image, maps),
+                          lambda: (tf.image.resize(image, [image_size, image_size], "area"),
+                                   tf.image.resize(maps, [image_size, image_size], "area")))
+    scale = tf.cast(image_size, tf.float32) / tf.cast(stored, tf.float32)
+
+    def points(values, shape):  # 0-based pixel-centre coordinates: (p + 0.5) * scale - 0.5
+        return tf.reshape((values + 0.5) * scale - 0.5, shape)
     return {
-        "image": tf.cast(image, tf.float32) / 127.5 - 1.0,
+        "image": tf.ensure_shape(image, [image_size, image_size, 3]),
         "labels": tf.cast(raw["labels"], tf.int32),
         "known_mask": raw["known_mask"] > 0,
-        "attention_maps": tf.cast(maps, tf.float32) / 255.0,
+        "attention_maps": tf.ensure_shape(maps, [image_size, image_size, NUM_AUS]),
         "subject": raw["subject"],
         "task": raw["task"],
         "frame": raw["frame"],
-        "landmarks5": tf.reshape(raw["landmarks5"], [5, 2]),
-        "landmarks49": tf.reshape(raw["landmarks49"], [49, 2]),
+        "landmarks5": points(raw["landmarks5"], [5, 2]),
+        "landmarks49": points(raw["landmarks49"], [49, 2]),
         "has_landmarks49": raw["has_landmarks49"] > 0,
-        "au_centres": tf.reshape(raw["au_centres"], [NUM_AUS, 2, 2]),
+        "au_centres": points(raw["au_centres"], [NUM_AUS, 2, 2]),
     }

@@ -28,11 +28,20 @@ def to_uint8(images) -> tf.Tensor:
     return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
+def composed_maps(config: LacGanConfig, attention_maps: tf.Tensor) -> tf.Tensor:
+    """The maps Eq. 2 composes with: an untrained AU's map (config.untrained_aus) is zeroed, so its
+    region keeps the source pixels instead of an untrained CARG's output."""
+    if not config.untrained_aus:
+        return attention_maps
+    return attention_maps * tf.constant(config.active_au_mask, attention_maps.dtype)
+
+
 def edit_faces(generator: CARGs, images, attention_maps, target_labels) -> tf.Tensor:
     """Eq. 1 (regions), the 12 CARGs with the target labels, Eq. 2 (composition) -> X^t [B, S, S, 3]."""
     regions = attention.au_regions(images, attention_maps)
     generated = generator.decode(generator.encode(regions), target_labels)
-    return attention.compose(images, tf.cast(generated, images.dtype), attention_maps)
+    return attention.compose(images, tf.cast(generated, images.dtype),
+                             composed_maps(generator.config, attention_maps))
 
 
 class Synthesizer:

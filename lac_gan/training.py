@@ -24,13 +24,16 @@ import tensorflow as tf
 from absl import logging
 from tensorflow.core.framework import summary_pb2
 
-from lac_gan import attention, dataset, losses
+from lac_gan import attention, dataset, losses, vggface
 from lac_gan.au_table import AU_NAMES, NUM_AUS
-from lac_gan.checkpoints import CHECKPOINT_PREFIX
+from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
+from lac_gan.checkpoints import CHECKPOINT_PREFIX, checkpoint_step, newest_readable_checkpoint
 from lac_gan.config import CONFIG_FILE_NAME, LacGanConfig
+from lac_gan.errors import DataError, UsageError, check_output_dir
+from lac_gan.json_files import write_json_atomic
 from lac_gan.models import LacGanModels
 from lac_gan.progress import Progress
-from lac_gan.synthesis import edit_faces
+from lac_gan.synthesis import composed_maps, edit_faces
 from lac_gan.vggface import VggFaceFeatures
 
 # The batch entries the step reads (the dataset also carries strings, which XLA cannot take).
@@ -55,6 +58,7 @@ class TrainingOptions:
     image_every: int = 100
     checkpoint_every: int = 500
     max_checkpoints: int = 5
+    skip_bad_records: bool = False  # go on without unreadable records (counted), else stop naming them
 
 
 class NonFiniteLossError(RuntimeError):
@@ -118,11 +122,21 @@ class LacGanTrainer:
 
     # ------------------------------------------------------------------ one step ---------------
 
-    def _sample(self, batch_size):
-        """Target labels l^t [B, 12] in {0, 1} and latent prior samples [B, 12, N_z] ~ U(-1, 1)."""
-        targets = self.rng.uniform([batch_size, NUM_AUS]) < self.config.target_label_probability
+    def _sample(self, labels, known):
+        """Target labels l^t [B, 12] in {0, 1}, which of them are known, and latent prior samples
+        [B, 12, N_z] ~ U(-1, 1).
+
+        The targets are another example's labels (a random permutation of the batch), so that they
+        follow the data's AU rates and co-occurrences: with independent Bernoulli(0.5) targets the
+        label-conditioned D^i could tell fake from real by the label alone. A donor's unknown (9) AU
+        gets the example's own label (or 0) and is masked out of the label term.
+        """
+        batch_size = tf.shape(labels)[0]
+        donors = tf.argsort(self.rng.uniform([batch_size]))
+        donor_labels, donor_known = tf.gather(labels, donors), tf.gather(known, donors)
+        targets = tf.where(donor_known, donor_labels, tf.where(known, labels, 0))
         prior = self.rng.uniform([batch_size, NUM_AUS, self.config.z_dim], -1.0, 1.0)
-        return tf.cast(targets, tf.int32), prior
+        return targets, donor_known, prior
 
     def _identity(self, composed, images):
         if self.identity_features is None:
@@ -131,7 +145,7 @@ class LacGanTrainer:
         return losses.identity_loss(self.identity_features(composed), reference,
                                     self.config.identity_layer_weights)
 
-    def _forward(self, batch, targets, prior):
+    def _forward(self, batch, targets, target_known, prior):
         """Every network on one batch -> per-example loss terms (dict of [B] or [B, 12])."""
         m = self.models
         images, maps, known = batch["image"], batch["attention_maps"], batch["known_mask"]
@@ -141,13 +155,15 @@ class LacGanTrainer:
         z = m.generator.encode(regions)
         reconstructed = m.generator.decode(z, source_labels)
         edited = tf.cast(m.generator.decode(z, targets), tf.float32)
-        composed = attention.compose(images, edited, maps)
-        edited_regions = generated_regions(edited, maps)
+        composed = attention.compose(images, edited, composed_maps(self.config, maps))
+        # D^i and R^i judge AU i's region of the composed face X^t, A_i x X^t: what is shown, where
+        # overlapping AUs (AU12/14/15 share a region) have been averaged by Eq. 2 (paper-notes).
+        composed_regions = attention.au_regions(composed, maps)
 
         # Real and generated ROIs in one batch, so that batch norm sees both alike and the generator
         # cannot steer D^i/R^i through the statistics of an all-generated batch.
         au_logits, au_codes = m.local_discriminator(
-            tf.concat([regions, tf.cast(edited_regions, regions.dtype)], axis=1),
+            tf.concat([regions, tf.cast(composed_regions, regions.dtype)], axis=1),
             tf.concat([source_labels, targets], axis=0), training=True)
         real_au_logits, fake_au_logits = tf.split(au_logits, 2, axis=0)
         real_au_codes, fake_au_codes = tf.split(au_codes, 2, axis=0)
@@ -159,21 +175,22 @@ class LacGanTrainer:
                                        self.config.pixel_loss_reduction),
             "adv_z": losses.generator_adversarial_loss(fake_z_logits),
             "adv_au": losses.generator_adversarial_loss(fake_au_logits),
-            "label": losses.label_regression_loss(fake_au_codes, targets),
+            "label": losses.label_regression_loss(fake_au_codes, targets, target_known),
             "adv_img": losses.generator_adversarial_loss(fake_image_logits),
             "identity": self._identity(composed, images),
             "tv": losses.total_variation_loss(composed),
             "d_z": losses.discriminator_adversarial_loss(m.latent_discriminator(prior), fake_z_logits),
             "d_au": losses.discriminator_adversarial_loss(real_au_logits, fake_au_logits, known),
-            "d_label": self._regressor_loss(real_au_codes, source_labels, known, fake_au_codes, targets),
+            "d_label": self._regressor_loss(real_au_codes, source_labels, known, fake_au_codes, targets,
+                                            target_known),
             "d_img": losses.discriminator_adversarial_loss(real_image_logits, fake_image_logits),
         }
 
-    def _regressor_loss(self, real_codes, source_labels, known, fake_codes, targets):
+    def _regressor_loss(self, real_codes, source_labels, known, fake_codes, targets, target_known):
         """R^i's own loss (Eq. 8) on real ROIs with source labels, generated ROIs with targets, or both."""
         data = self.config.regressor_data
         real = losses.label_regression_loss(real_codes, source_labels, known)
-        fake = losses.label_regression_loss(fake_codes, targets)
+        fake = losses.label_regression_loss(fake_codes, targets, target_known)
         if data == "real":
             return real
         if data == "generated":
@@ -187,19 +204,21 @@ class LacGanTrainer:
                        lambda_au_label=c.lambda_au_label)
         outer = dict(lambda_identity=c.lambda_identity, lambda_tv=c.lambda_tv,
                      lambda_image_adv=c.lambda_image_adv)
+        # beta_i of Eq. 10, 0 for an untrained AU: nothing can teach its CARG a label.
+        beta = tuple(b * a for b, a in zip(c.au_loss_weights, c.active_au_mask))
         carg_g = losses.carg_loss(terms["pixel"], terms["adv_z"], terms["adv_au"], terms["label"], **weights)
-        total_g = losses.lac_gan_loss(carg_g, c.au_loss_weights, terms["identity"], terms["tv"],
+        total_g = losses.lac_gan_loss(carg_g, beta, terms["identity"], terms["tv"],
                                       terms["adv_img"], **outer)
         carg_d = losses.carg_loss(0.0, terms["d_z"], terms["d_au"], terms["d_label"], **weights)
         zero = tf.zeros_like(terms["d_img"])
-        total_d = losses.lac_gan_loss(carg_d, c.au_loss_weights, zero, zero, terms["d_img"], **outer)
+        total_d = losses.lac_gan_loss(carg_d, beta, zero, zero, terms["d_img"], **outer)
         return total_g, total_d
 
-    def _losses_and_gradients_impl(self, batch, targets, prior):
+    def _losses_and_gradients_impl(self, batch, targets, target_known, prior):
         global_batch = self.config.batch_size
         g_vars, d_vars = self.models.generator_variables, self.models.discriminator_variables
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            terms = self._forward(batch, targets, prior)
+            terms = self._forward(batch, targets, target_known, prior)
             total_g, total_d = self._objectives(terms)
             loss_g, loss_d = global_mean(total_g, global_batch), global_mean(total_d, global_batch)
             # The identity except under the fp16 LossScaleOptimizer (which unscales in apply).
@@ -212,9 +231,9 @@ class LacGanTrainer:
         return reported, g_grads, d_grads
 
     def _replica_step(self, batch):
-        targets, prior = self._sample(tf.shape(batch["image"])[0])
+        targets, target_known, prior = self._sample(batch["labels"], batch["known_mask"])
         inputs = {name: batch[name] for name in MODEL_INPUTS}
-        reported, g_grads, d_grads = self._losses_and_gradients(inputs, targets, prior)
+        reported, g_grads, d_grads = self._losses_and_gradients(inputs, targets, target_known, prior)
         self.discriminator_optimizer.apply_gradients(zip(d_grads, self.models.discriminator_variables))
         self.generator_optimizer.apply_gradients(zip(g_grads, self.models.generator_variables))
         return reported
@@ -262,11 +281,32 @@ def check_finite(scalars: dict[str, float], step: int, last_checkpoint: str | No
 
 
 def training_files(config: LacGanConfig, options: TrainingOptions) -> list[str]:
+    """The fold's training shards, every record checked (see dataset.readable_shards); records of any
+    size are resized to the config's by the reader."""
     manifest_size = dataset.read_manifest(options.data_dir)["image_size"]
     if manifest_size != config.image_size:
-        raise ValueError(f"{options.data_dir} holds {manifest_size}px images, the config wants "
-                         f"{config.image_size}px; convert at that size or pick another preset")
-    return dataset.fold_files(options.data_dir, options.fold, "train")
+        logging.info("%s holds %dpx faces: resized to the config's %dpx as they are read",
+                     options.data_dir, manifest_size, config.image_size)
+    files = dataset.fold_files(options.data_dir, options.fold, "train")
+    return dataset.readable_shards(files, options.skip_bad_records, Path(options.logdir))[0]
+
+
+def untrained_aus(data_dir: str, fold: int) -> dict[str, str]:
+    """{AU: why} for the AUs the fold's training parts cannot teach: no frame with the AU present,
+    or none with it absent (e.g. AU24 on OpenFace-labelled data, all 9), from the manifest's counts."""
+    manifest = dataset.read_manifest(data_dir)
+    train_parts, _ = fold_parts(fold, manifest["parts"])
+    counts = manifest["au_positive_rate"]["per_part"]
+    untrained = {}
+    for au in AU_NAMES:
+        positive = sum(counts[part][au]["positive"] for part in train_parts)
+        known = sum(counts[part][au]["known"] for part in train_parts)
+        if known == 0:
+            untrained[au] = f"no known label in the training parts {', '.join(train_parts)}"
+        elif positive in (0, known):
+            state = "absent" if positive == 0 else "present"
+            untrained[au] = f"{state} in all {known} labelled training frames ({', '.join(train_parts)})"
+    return untrained
 
 
 def training_batches(files: list[str], config: LacGanConfig, seed: int, start_step: int) -> tf.data.Dataset:
@@ -285,17 +325,48 @@ def preview_batch(files: list[str], config: LacGanConfig) -> dict[str, tf.Tensor
     return next(iter(data))
 
 
-def _prepare_logdir(config: LacGanConfig, options: TrainingOptions) -> None:
-    logdir = Path(options.logdir)
-    has_checkpoint = tf.train.latest_checkpoint(str(logdir)) is not None
+def _check_options(config: LacGanConfig, options: TrainingOptions) -> None:
+    """Options that cannot work, refused before anything is read or built."""
+    if options.fold not in JAANET_FOLD_TEST_PART:
+        raise UsageError(f"--fold {options.fold}: expected one of {sorted(JAANET_FOLD_TEST_PART)}")
+    for name in ("steps", "log_every", "image_every", "checkpoint_every"):
+        if getattr(options, name) < 1:
+            raise UsageError(f"--{name} {getattr(options, name)}: expected a whole number of steps, at least 1")
+    if config.batch_size < 1:
+        raise UsageError(f"--batch_size {config.batch_size}: expected at least 1")
+    if options.identity_weights is not None:
+        vggface.read_weights(options.identity_weights)  # a missing or wrong file, before the models are built
+
+
+def _prepare_logdir(config: LacGanConfig, options: TrainingOptions) -> str | None:
+    """Checks the logdir against --resume and --steps, then writes config.json; returns the
+    checkpoint to resume from (the newest readable one), None for a new run."""
+    logdir = check_output_dir("--logdir", options.logdir)
+    has_checkpoint = logdir.is_dir() and tf.train.get_checkpoint_state(str(logdir)) is not None
     if has_checkpoint and not options.resume:
-        raise FileExistsError(f"{logdir} already holds checkpoints: pass --resume to continue, or use a new --logdir")
-    if options.resume and (logdir / CONFIG_FILE_NAME).is_file():
-        saved = LacGanConfig.load(logdir)
-        if saved != config:
-            raise ValueError(f"{logdir / CONFIG_FILE_NAME} differs from this run's config; resume with the same "
-                             "preset and flags")
-    config.save(logdir)
+        raise UsageError(f"--logdir {logdir} already holds checkpoints: pass --resume to continue, or use a new "
+                         "--logdir")
+    resume_from = None
+    if options.resume:
+        resume_from = newest_readable_checkpoint(logdir) if has_checkpoint else None
+        if resume_from is None:
+            raise UsageError(f"--resume: {logdir} holds no checkpoint to resume from; leave out --resume to start "
+                             "a new run there")
+        step = checkpoint_step(resume_from)
+        if step is not None and step >= options.steps:
+            raise UsageError(f"--steps {options.steps}: {resume_from} is already at step {step}; pass a larger "
+                             "--steps (the global step to stop at) to train further")
+        if (logdir / CONFIG_FILE_NAME).is_file():
+            try:
+                saved = LacGanConfig.load(logdir)
+            except ValueError as error:
+                raise DataError(f"{logdir / CONFIG_FILE_NAME}: unreadable ({error})") from error
+            if saved != config:
+                raise UsageError(f"{logdir / CONFIG_FILE_NAME} differs from this run's config; resume with the same "
+                                 "preset and flags")
+    logdir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(logdir / CONFIG_FILE_NAME, dataclasses.asdict(config))
+    return resume_from
 
 
 def _set_precision(precision: str) -> None:
@@ -351,17 +422,23 @@ def build_trainer(config: LacGanConfig, options: TrainingOptions) -> LacGanTrain
 def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[str, float]]:
     """Train up to global step `options.steps`; returns the loss scalars of every step run here.
 
-    Raises NonFiniteLossError (naming the term and step) without saving the bad state.
+    Raises NonFiniteLossError (naming the term and step) without saving the bad state, and, before
+    any model is built, UsageError for options that cannot work and DataError for unreadable data.
     """
-    _prepare_logdir(config, options)
+    _check_options(config, options)
+    untrained = untrained_aus(options.data_dir, options.fold)
+    for au, reason in untrained.items():
+        logging.warning("%s is untrained: %s; its region keeps the source pixels in every edit", au, reason)
+    config = config.replace(untrained_aus=tuple(untrained))
+    resume_from = _prepare_logdir(config, options)
+    files = training_files(config, options)
     trainer = build_trainer(config, options)
     manager = tf.train.CheckpointManager(trainer.checkpoint, options.logdir, options.max_checkpoints,
                                          checkpoint_name=CHECKPOINT_PREFIX)
-    if options.resume and manager.latest_checkpoint:
-        trainer.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
-        logging.info("resumed from %s at step %d", manager.latest_checkpoint, int(trainer.step.numpy()))
+    if resume_from is not None:
+        trainer.checkpoint.restore(resume_from).assert_consumed()
+        logging.info("resumed from %s at step %d", resume_from, int(trainer.step.numpy()))
     start = int(trainer.step.numpy())
-    files = training_files(config, options)
     preview = preview_batch(files, config)
     batches = iter(trainer.strategy.experimental_distribute_dataset(
         training_batches(files, config, options.seed, start)))

@@ -13,6 +13,7 @@ from lac_gan import attention, record_schema
 from lac_gan.alignment import canonical_landmarks49
 from lac_gan.bp4d import JAANET_PARTS
 from lac_gan.config import LacGanConfig, tiny
+from tfrecords_tools.convert import au_rates
 
 
 def write_converted_dataset(directory: Path, size: int, examples_by_part: dict[str, list[dict]]) -> Path:
@@ -26,7 +27,11 @@ def write_converted_dataset(directory: Path, size: int, examples_by_part: dict[s
         with tf.io.TFRecordWriter(str(directory / part / "shard-00000.tfrecord")) as writer:
             for example in examples:
                 writer.write(record_schema.encode_example(**{**defaults, **example}))
-    manifest = {"schema_version": record_schema.SCHEMA_VERSION, "image_size": size, "parts": list(JAANET_PARTS)}
+    # The converter's per-part AU counts, from the same per-frame counts its sidecars hold.
+    counts = {part: au_rates([{"au_positives": np.asarray(e["labels"]) == 1, "au_known": np.asarray(e["labels"]) != 9}
+                              for e in examples_by_part.get(part, [])]) for part in JAANET_PARTS}
+    manifest = {"schema_version": record_schema.SCHEMA_VERSION, "image_size": size, "parts": list(JAANET_PARTS),
+                "au_positive_rate": {"per_part": counts}}
     (directory / "manifest.json").write_text(json.dumps(manifest))
     return directory
 
@@ -47,3 +52,31 @@ def face_crops(photo: np.ndarray, size: int, count: int) -> np.ndarray:
     """`count` slightly shifted square crops of a face photo, resized to size: uint8 [count, S, S, 3]."""
     crops = [photo[20 + 3 * k: 220 + 3 * k, 150 + 4 * k: 350 + 4 * k] for k in range(count)]
     return np.stack([np.asarray(Image.fromarray(c).resize((size, size), Image.BILINEAR)) for c in crops])
+
+
+def write_images(folder: Path, count: int) -> list[Path]:
+    """`count` small flat-grey PNGs 000000.png ... in a new folder (inputs for a fake detector)."""
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(count):
+        paths.append(folder / f"{i:06d}.png")
+        Image.fromarray(np.full((8, 8, 3), 15 * i, np.uint8)).save(paths[-1])
+    return paths
+
+
+# The astronaut's face in skimage's 512 x 512 photo (rows, cols), a square around it.
+FACE_BOX = (30, 130, 230, 330)
+
+
+def face_variants(photo: np.ndarray, size: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """`count` uint8 faces: the astronaut's face crop with random shifts and flips, resized."""
+    top, left, bottom, right = FACE_BOX
+    faces = []
+    for _ in range(count):
+        dy, dx = rng.integers(-12, 13, size=2)
+        crop = photo[top + dy:bottom + dy, left + dx:right + dx]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        resized = tf.image.resize(crop[None].astype(np.float32), [size, size], antialias=True)[0]
+        faces.append(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8))
+    return faces

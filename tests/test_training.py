@@ -1,4 +1,5 @@
 """Short real-data training runs at the tiny preset: learning, summaries, resume, non-finite stop."""
+import json
 import os
 import subprocess
 import sys
@@ -9,32 +10,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from builders import write_converted_dataset
+from builders import face_variants, write_converted_dataset
 from lac_gan import config as config_lib, losses, vggface
 from lac_gan.alignment import canonical_landmarks49
 from lac_gan.au_table import NUM_AUS
 from lac_gan.bp4d import JAANET_PARTS
 from lac_gan.dataset import fold_files, make_dataset
-from lac_gan.synthesis import load_synthesizer
-from lac_gan.training import NonFiniteLossError, TrainingOptions, run_training
-
-# The astronaut's face in skimage's 512 x 512 photo (rows, cols), a square around it.
-FACE_BOX = (30, 130, 230, 330)
-
-
-def face_variants(photo: np.ndarray, size: int, count: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """`count` uint8 faces: the astronaut's face crop with random shifts and flips, resized."""
-    top, left, bottom, right = FACE_BOX
-    faces = []
-    for _ in range(count):
-        dy, dx = rng.integers(-12, 13, size=2)
-        crop = photo[top + dy:bottom + dy, left + dx:right + dx]
-        if rng.random() < 0.5:
-            crop = crop[:, ::-1]
-        resized = tf.image.resize(crop[None].astype(np.float32), [size, size], antialias=True)[0]
-        faces.append(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8))
-    return faces
-
+from lac_gan.errors import UsageError
+from lac_gan.synthesis import composed_maps, load_synthesizer
+from lac_gan.training import LacGanTrainer, NonFiniteLossError, TrainingOptions, run_training, untrained_aus
 
 def write_face_records(directory: Path, photo: np.ndarray, size: int, per_part: int = 6) -> Path:
     """A tiny converted dataset: part1..3 of real faces with random 0/1/9 labels."""
@@ -121,7 +105,7 @@ def test_resume_continues_exactly(face_data, tmp_path):
 
 def test_existing_logdir_needs_resume(face_data, tmp_path):
     run_training(config_lib.tiny(), options(face_data, tmp_path, steps=2))
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(UsageError, match="--resume"):
         run_training(config_lib.tiny(), options(face_data, tmp_path, steps=4))
 
 
@@ -153,7 +137,8 @@ from lac_gan.bp4d import JAANET_PARTS
 from lac_gan.training import LacGanTrainer
 
 # Each replica draws its own random targets by design; fix them so both runs see the same inputs.
-LacGanTrainer._sample = lambda self, b: (tf.ones([b, NUM_AUS], tf.int32), tf.zeros([b, NUM_AUS, self.config.z_dim]))
+LacGanTrainer._sample = lambda self, labels, known: (
+    tf.ones_like(labels), tf.ones_like(known), tf.zeros([tf.shape(labels)[0], NUM_AUS, self.config.z_dim]))
 rng = np.random.default_rng(0)
 maps = np.zeros((4, 32, 32, NUM_AUS), np.float32)
 maps[:, 8:20, 8:20, :] = 0.5
@@ -215,3 +200,44 @@ def test_pixel_loss_as_roi_mean_trains(face_data, tmp_path):
     assert all(np.isfinite(v) for v in history[-1].values())
     # The l1 norm over a region is its per-pixel mean times 3 * sum(A_i): far larger.
     assert summed["loss/pixel/AU12"] > 10 * history[0]["loss/pixel/AU12"]
+
+
+def test_targets_are_other_examples_labels():
+    """Targets follow the data: each example's targets are one batch example's known labels, and a
+    donor's unknown AU keeps the example's own label, masked out of the label term."""
+    trainer = LacGanTrainer(config_lib.tiny(), tf.distribute.get_strategy(), seed=3)
+    labels = tf.constant(np.random.default_rng(0).integers(0, 2, (8, NUM_AUS)), tf.int32)
+    known = tf.constant(np.random.default_rng(1).random((8, NUM_AUS)) > 0.2)
+    targets, target_known, _ = trainer._sample(labels, known)
+    labels, known, targets, target_known = (np.asarray(t) for t in (labels, known, targets, target_known))
+    donors = [[d for d in range(8) if np.array_equal(known[d], target_known[b])
+               and np.array_equal(labels[d][known[d]], targets[b][known[d]])] for b in range(8)]
+    assert all(donors), "every row of targets is some example's known labels"
+    own = np.where(known, labels, 0)
+    np.testing.assert_array_equal(targets[~target_known], own[~target_known])
+
+
+def test_au_never_labelled_in_training_is_untrained_and_not_composed(astronaut, tmp_path):
+    """AU24 coded 9 on every training frame: the run says so, config.json records it, and its map is
+    left out of Eq. 2 (its region keeps the source pixels)."""
+    data = write_face_records(tmp_path / "data", astronaut, 32)
+    for part in ("part1", "part2"):
+        path = next((data / part).glob("*.tfrecord"))
+        examples = [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(path))]
+        with tf.io.TFRecordWriter(str(path)) as writer:
+            for example in examples:
+                example.features.feature["labels"].int64_list.value[NUM_AUS - 1] = 9
+                example.features.feature["known_mask"].int64_list.value[NUM_AUS - 1] = 0
+                writer.write(example.SerializeToString())
+    manifest = json.loads((data / "manifest.json").read_text())
+    for part in ("part1", "part2"):
+        manifest["au_positive_rate"]["per_part"][part]["AU24"] = {"positive": 0, "known": 0, "rate": None}
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    assert untrained_aus(str(data), 1) == {"AU24": "no known label in the training parts part1, part2"}
+    history = run_training(config_lib.tiny(), options(data, tmp_path / "run", steps=1))
+    assert history[-1]["loss/pixel/AU24"] == 0.0
+    synthesizer = load_synthesizer(str(tmp_path / "run"))
+    assert synthesizer.config.untrained_aus == ("AU24",)
+    maps = tf.ones([1, 4, 4, NUM_AUS])
+    kept = composed_maps(synthesizer.config, maps).numpy()[0]
+    assert np.all(kept[..., -1] == 0) and np.all(kept[..., :-1] == 1)

@@ -4,8 +4,9 @@ Also a folder in, a folder out. See lac_gan/editing.py for what happens to each 
 """
 from absl import flags, logging
 
-from lac_gan.checkpoints import CheckpointNotFoundError
+from lac_gan.au_table import AU_NAMES
 from lac_gan.editing import FaceEditor, NoFaceError, parse_au_targets, photo_pairs
+from lac_gan.errors import UserError
 from lac_gan.image_io import ImageReadError, read_rgb, write_rgb
 from lac_gan.progress import Progress
 from lac_gan.synthesis import load_synthesizer
@@ -23,13 +24,15 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    try:
-        targets = parse_au_targets(FLAGS.set, FLAGS.unset)
-        pairs = photo_pairs(FLAGS.image, FLAGS.out)
-        editor = FaceEditor(load_synthesizer(FLAGS.checkpoint))
-    except (ValueError, FileNotFoundError, CheckpointNotFoundError) as error:
-        logging.error("%s", error)
-        raise SystemExit(1) from error
+    targets = parse_au_targets(FLAGS.set, FLAGS.unset)
+    pairs = photo_pairs(FLAGS.image, FLAGS.out)
+    synthesizer = load_synthesizer(FLAGS.checkpoint)
+    untrained = [AU_NAMES[i] for i in targets if AU_NAMES[i] in synthesizer.config.untrained_aus]
+    if untrained:
+        logging.warning("%s: untrained in this model (its training data never showed the AU both present and "
+                        "absent; see the training log): the region keeps the photo's pixels",
+                        ", ".join(untrained))
+    editor = FaceEditor(synthesizer)
     failures = 0
     progress = Progress("edited photos", len(pairs))
     for source, target in pairs:
@@ -39,7 +42,10 @@ def main(argv):
         except (ImageReadError, NoFaceError) as error:
             failures += 1
             logging.error("%s", error)
+        except OSError as error:  # this photo's output (disk full, no permission): the others go on
+            failures += 1
+            logging.error("%s: not written (%s)", target, error)
         progress.update(1)
     if failures:
-        logging.error("%d of %d photos could not be edited (see above)", failures, len(pairs))
-        raise SystemExit(1)
+        raise UserError(f"{failures} of {len(pairs)} photos could not be edited (each is named above); "
+                        "the others were written")

@@ -1,10 +1,9 @@
 """lacgan train / python train.py: flags of the training program (the work: lac_gan/training.py)."""
-from absl import flags, logging
+from absl import flags
 
 from lac_gan import config as config_lib
-from lac_gan.checkpoints import CheckpointNotFoundError
+from lac_gan.errors import UsageError, UserError
 from lac_gan.training import NonFiniteLossError, TrainingOptions, run_training
-from lac_gan.vggface import WeightsFileError
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Converted TFRecords (the converter's --out_dir, with manifest.json).")
@@ -13,13 +12,17 @@ flags.DEFINE_enum("preset", "paper", sorted(config_lib.PRESETS), "Model/training
 flags.DEFINE_integer("fold", 1, "JAA-Net fold (1-3): trains on the two other parts.")
 flags.DEFINE_integer("steps", 1000, "Global step to stop at (a resumed run continues up to it).")
 flags.DEFINE_integer("batch_size", None, "Global batch size (default: the preset's).")
+flags.DEFINE_string("config_override", None, "Config fields to change from the preset, e.g. "
+                    "'lambda_au_label=100' (fields: lac_gan/config.py:LacGanConfig; tuples as a:b:c).")
 flags.DEFINE_string("identity_weights", None,
                     "keras-vggface rcmalli_vggface_tf_notop_vgg16.h5 for the identity loss (Eq. 4), "
                     "or 'none' to train without it.")
 flags.DEFINE_bool("mixed_precision", False, "Mixed precision: float16 on GPU (with loss scaling), bfloat16 on CPU.")
 flags.DEFINE_bool("xla", False, "Compile the forward/backward pass with XLA (jit_compile).")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
-flags.DEFINE_bool("resume", False, "Continue from the latest checkpoint in --logdir.")
+flags.DEFINE_bool("resume", False, "Continue from the newest readable checkpoint in --logdir.")
+flags.DEFINE_bool("skip_bad_records", False, "Train without the unreadable records of damaged shards (counted in "
+                  "LOGDIR/skipped_records.json) instead of stopping with their shard and offset.")
 flags.DEFINE_integer("seed", 0, "Seed of initialisation, data order and sampled target labels.")
 flags.DEFINE_integer("log_every", 10, "Write loss scalars every K steps.")
 flags.DEFINE_integer("image_every", 500, "Write image grids every K steps.")
@@ -62,17 +65,21 @@ def main(argv):
         run_demo_command()
         return
     config = config_lib.preset(FLAGS.preset)
-    if FLAGS.batch_size:
+    if FLAGS.batch_size is not None:  # 0 is refused by run_training, not read as "the preset's"
         config = config.replace(batch_size=FLAGS.batch_size)
+    if FLAGS.config_override:
+        try:
+            config = config.with_overrides(FLAGS.config_override)
+        except ValueError as error:
+            raise UsageError(f"--config_override {error}") from error
     weights = None if FLAGS.identity_weights.lower() == "none" else FLAGS.identity_weights
     options = TrainingOptions(
         data_dir=FLAGS.data_dir, logdir=FLAGS.logdir, fold=FLAGS.fold, steps=FLAGS.steps,
         identity_weights=weights, precision=_precision(), xla=FLAGS.xla, strategy=FLAGS.strategy,
         resume=FLAGS.resume, seed=FLAGS.seed, log_every=FLAGS.log_every, image_every=FLAGS.image_every,
-        checkpoint_every=FLAGS.checkpoint_every)
+        checkpoint_every=FLAGS.checkpoint_every, skip_bad_records=FLAGS.skip_bad_records)
     try:
         run_training(config, options)
-    except (NonFiniteLossError, WeightsFileError, CheckpointNotFoundError, FileExistsError) as error:
-        logging.error("%s", error)
-        raise SystemExit(1) from error
+    except NonFiniteLossError as error:  # diverged training: a result to report, not a bug of ours
+        raise UserError(str(error)) from error
 
