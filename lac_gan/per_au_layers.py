@@ -33,7 +33,7 @@ _chosen: dict[str, str] = {}
 _override: list[str] = []
 
 
-def _grouped_gradients_supported(dtype: tf.DType) -> bool:
+def grouped_convolution_gradients(dtype: tf.DType) -> bool:
     """Does this process's default device run a grouped convolution and both its gradients?
 
     The kernels are called directly, without a gradient tape: `formulation` runs this under
@@ -62,7 +62,7 @@ def formulation(dtype=tf.float32) -> str:
     if dtype.name not in _chosen:
         with tf.init_scope():  # the probe runs eagerly, even while a tf.function is being traced
             device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-            grouped = _grouped_gradients_supported(dtype)
+            grouped = grouped_convolution_gradients(dtype)
         _chosen[dtype.name] = "grouped" if grouped else "split"
         logging.info("per-AU layers (%s on %s): %s", dtype.name, device,
                      "grouped convolutions (the backend has their gradients)" if grouped else

@@ -62,7 +62,7 @@ def _assert_close(actual, expected, dtype: str, what: str):
 
 
 def _grouped_runs_eagerly(dtype: str) -> bool:
-    return per_au_layers._grouped_gradients_supported(tf.as_dtype(dtype))
+    return per_au_layers.grouped_convolution_gradients(tf.as_dtype(dtype))
 
 
 @pytest.mark.parametrize("kind", sorted(LAYERS))
@@ -129,7 +129,7 @@ def test_paths_agree_with_onednn_on():
         pytest.skip("this process already has oneDNN on")
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1"}
     probe = subprocess.run([sys.executable, "-c", "import tensorflow as tf; from lac_gan import per_au_layers as p; "
-                            "print(p._grouped_gradients_supported(tf.float32))"],
+                            "print(p.grouped_convolution_gradients(tf.float32))"],
                            env=env, capture_output=True, text=True, timeout=300)
     if probe.stdout.strip() != "True":
         pytest.skip(f"oneDNN's grouped kernels do not run on this CPU: {probe.stdout.strip() or probe.stderr[-300:]}")
