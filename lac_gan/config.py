@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lac_gan.au_table import AU_NAMES, NUM_AUS
+from lac_gan.json_files import write_json_atomic
 
 CONFIG_FILE_NAME = "config.json"
 
@@ -112,9 +113,6 @@ class LacGanConfig:
                 raise ValueError(f"{item!r}: {name} takes a {type(current).__name__}") from error
         return self.replace(**changes)
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
-
     @classmethod
     def from_json(cls, text: str) -> "LacGanConfig":
         values = json.loads(text)
@@ -125,10 +123,8 @@ class LacGanConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
     def save(self, directory: str | Path) -> Path:
-        path = Path(directory) / CONFIG_FILE_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json())
-        return path
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        return write_json_atomic(Path(directory) / CONFIG_FILE_NAME, dataclasses.asdict(self))
 
     @classmethod
     def load(cls, directory: str | Path) -> "LacGanConfig":

@@ -30,7 +30,6 @@ from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
 from lac_gan.checkpoints import CHECKPOINT_PREFIX, checkpoint_step, newest_readable_checkpoint
 from lac_gan.config import CONFIG_FILE_NAME, LacGanConfig
 from lac_gan.errors import DataError, UsageError, check_output_dir
-from lac_gan.json_files import write_json_atomic
 from lac_gan.models import LacGanModels
 from lac_gan.progress import Progress
 from lac_gan.synthesis import composed_maps, edit_faces
@@ -365,7 +364,7 @@ def _prepare_logdir(config: LacGanConfig, options: TrainingOptions) -> str | Non
                 raise UsageError(f"{logdir / CONFIG_FILE_NAME} differs from this run's config; resume with the same "
                                  "preset and flags")
     logdir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(logdir / CONFIG_FILE_NAME, dataclasses.asdict(config))
+    config.save(logdir)
     return resume_from
 
 

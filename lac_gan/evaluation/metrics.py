@@ -21,6 +21,11 @@ from lac_gan.bp4d import UNKNOWN_LABEL
 THRESHOLD = 0.5
 
 
+def json_safe(scores) -> dict:
+    """A score dataclass as a dict for JSON: undefined scores (NaN) become None."""
+    return {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in asdict(scores).items()}
+
+
 @dataclass(frozen=True)
 class AUScore:
     """F1 and accuracy in % of one AU, with the counts they come from."""
@@ -33,8 +38,7 @@ class AUScore:
     positives: int
 
     def to_dict(self) -> dict:
-        """For JSON: undefined scores (NaN) become None."""
-        return {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in asdict(self).items()}
+        return json_safe(self)
 
 
 def binary_scores(labels: np.ndarray, predicted: np.ndarray) -> AUScore:
@@ -100,7 +104,7 @@ class EditSuccess:
     source_pairs: int
 
     def to_dict(self) -> dict:
-        return {k: None if isinstance(v, float) and np.isnan(v) else v for k, v in asdict(self).items()}
+        return json_safe(self)
 
 
 def _percent(hits: np.ndarray) -> float:

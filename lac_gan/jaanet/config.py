@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lac_gan import attention
 from lac_gan.errors import DataError
+from lac_gan.json_files import write_json_atomic
 
 CONFIG_FILE_NAME = "jaanet_config.json"
 # Region learning partitions the crop, then the crop halved, into 8 x 8 cells; the feature stacks
@@ -70,10 +71,8 @@ class JaanetConfig:
         return dataclasses.replace(self, **changes)
 
     def save(self, directory: str | Path) -> Path:
-        path = Path(directory) / CONFIG_FILE_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True))
-        return path
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        return write_json_atomic(Path(directory) / CONFIG_FILE_NAME, dataclasses.asdict(self))
 
     @classmethod
     def load(cls, directory: str | Path) -> "JaanetConfig":
