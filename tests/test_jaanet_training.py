@@ -114,9 +114,25 @@ def test_bad_detector_input_is_named(trained, tmp_path):
     with pytest.raises(UsageError, match="needs --detector_checkpoint"):
         build_detector("jaanet", work_dir=tmp_path)
     detector = build_detector("jaanet", work_dir=tmp_path, detector_checkpoint=str(trained[0]))
-    Image.new("RGB", (64, 64)).save(tmp_path / "big.png")
-    with pytest.raises(DataError, match=r"big.png: 64x64 image, but the JAA-Net checkpoint .* takes 40x40"):
-        detector.predict([tmp_path / "big.png"], "real")
+    Image.new("RGB", (64, 48)).save(tmp_path / "wide.png")
+    with pytest.raises(DataError, match=r"wide.png: 64x48 image, but the JAA-Net checkpoint .* takes square"):
+        detector.predict([tmp_path / "wide.png"], "real")
+
+
+def test_detector_resizes_faces_of_another_size(trained, tmp_path):
+    """A 128 px LAC-GAN's faces go to a 200 px JAA-Net: the same faces at twice the size get the same
+    decisions (pixel-doubled, so the resize back is close to the original)."""
+    detector = build_detector("jaanet", work_dir=tmp_path, detector_checkpoint=str(trained[0]))
+    native, doubled = [], []
+    for index, example in enumerate(easy_examples("part3", 40, 3)):
+        native.append(tmp_path / f"native{index}.png")
+        doubled.append(tmp_path / f"doubled{index}.png")
+        Image.fromarray(example["image"]).save(native[-1])
+        Image.fromarray(example["image"]).resize((2 * SIZE, 2 * SIZE), Image.NEAREST).save(doubled[-1])
+    at_size = detector.predict(native, "real").occurrence
+    resized = detector.predict(doubled, "real").occurrence
+    assert ((at_size > 0.5) == (resized > 0.5)).mean() > 0.9
+    assert np.abs(at_size - resized).mean() < 0.1
 
 
 def test_records_without_landmarks_are_a_one_line_error(tmp_path):

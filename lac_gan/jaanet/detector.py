@@ -28,14 +28,17 @@ def load_jaanet(checkpoint: str | Path) -> tuple[JaaNet, JaanetConfig, str]:
 
 
 class JaanetDetector(AUDetector):
-    """Present probabilities of the 12 AUs for aligned faces of the checkpoint's image size (centre
-    crop, as JAA-Net tests); metrics threshold them at 0.5 like JAA-Net. It never fails a face."""
+    """Present probabilities of the 12 AUs for square aligned faces (centre crop, as JAA-Net tests);
+    metrics threshold them at 0.5 like JAA-Net. It never fails a face. Faces of another square size
+    (a 128 px LAC-GAN's output) are resized to the checkpoint's size first, as OpenFace takes any
+    size: the Real and Synthesis sets go through the same resize, so their gap stays comparable."""
 
     name = "jaanet"
 
     def __init__(self, checkpoint: str | Path, batch_size: int = 16):
         self.model, self.config, self.checkpoint_path = load_jaanet(checkpoint)
         self.batch_size = batch_size
+        self._resized_from: set[int] = set()
         self._predict = tf.function(
             lambda images: present_probability(self.model(centre_crop(images, self.config))["au_log_probs"]))
 
@@ -46,10 +49,17 @@ class JaanetDetector(AUDetector):
     def _read(self, path: Path) -> np.ndarray:
         image = read_rgb(path)
         size = self.config.image_size
-        if image.shape[:2] != (size, size):
-            raise DataError(f"{path}: {image.shape[1]}x{image.shape[0]} image, but the JAA-Net checkpoint "
-                            f"{self.checkpoint_path} takes {size}x{size} aligned faces")
-        return image.astype(np.float32) / 127.5 - 1.0
+        height, width = image.shape[:2]
+        if height != width:
+            raise DataError(f"{path}: {width}x{height} image, but the JAA-Net checkpoint "
+                            f"{self.checkpoint_path} takes square aligned faces ({size}x{size})")
+        image = image.astype(np.float32) / 127.5 - 1.0
+        if height != size:
+            if height not in self._resized_from:
+                logging.info("JAA-Net: resizing %dx%d faces to the checkpoint's %dx%d", width, height, size, size)
+                self._resized_from.add(height)
+            image = tf.image.resize(image, (size, size), method="bilinear", antialias=True).numpy()
+        return image
 
     def predict(self, image_paths: list[Path], set_name: str) -> Detections:
         logging.info("JAA-Net (%s) on %d %s images", self.checkpoint_path, len(image_paths), set_name)
