@@ -50,6 +50,7 @@ from tensorflow.python.eager import context  # noqa: E402
 from tensorflow.python.framework import ops as framework_ops  # noqa: E402
 from tensorflow.python.profiler.internal import flops_registry  # noqa: E402,F401 - registers the FLOP counts
 
+from benchmarks.machine import cpu_description, onednn_description  # noqa: E402
 from lac_gan import config as config_lib, per_au_layers, vggface  # noqa: E402
 from lac_gan.au_table import NUM_AUS  # noqa: E402
 from lac_gan.models import encoded_side  # noqa: E402
@@ -77,31 +78,6 @@ MATMUL_OPS = ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum
 
 
 # ---------------------------------------------------------------------------------- the machine -----
-
-def cpu_description() -> str:
-    model, flag_set = "unknown", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == "unknown":
-                model = value.strip()
-            elif key.strip() == "flags" and not flag_set:
-                flag_set = set(value.split())
-    except OSError:
-        pass
-    marks = ", ".join(f"{f} {'yes' if f in flag_set else 'no'}" for f in ("avx512f", "avx2", "avx512_bf16", "amx_tile"))
-    return f'"{model}" ({marks})'
-
-
-def onednn_description() -> str:
-    env = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-        effective = "on" if _pywrap_util_port.IsMklEnabled() else "off"
-    except (ImportError, AttributeError):
-        effective = "unknown (no _pywrap_util_port.IsMklEnabled)"
-    return f"TF_ENABLE_ONEDNN_OPTS={'unset' if env is None else env!r}, oneDNN {effective} (IsMklEnabled())"
-
 
 def compute_dtype() -> tf.DType:
     return tf.bfloat16 if FLAGS.precision == "bf16" else tf.float32

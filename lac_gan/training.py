@@ -152,8 +152,11 @@ class LacGanTrainer:
         source_labels = tf.where(known, batch["labels"], targets)
         regions = attention.au_regions(images, maps)
         z = m.generator.encode(regions)
-        reconstructed = m.generator.decode(z, source_labels)
-        edited = tf.cast(m.generator.decode(z, targets), tf.float32)
+        # Reconstruction and edit share z: one decoder pass over 2B examples (no batch norm in the
+        # CARGs, so the same outputs as two passes; fewer, larger kernels, docs/benchmarks.md).
+        decoded = m.generator.decode(tf.concat([z, z], axis=0), tf.concat([source_labels, targets], axis=0))
+        reconstructed, edited = tf.split(decoded, 2, axis=1)
+        edited = tf.cast(edited, tf.float32)
         composed = attention.compose(images, edited, composed_maps(self.config, maps))
         # D^i and R^i judge AU i's region of the composed face X^t, A_i x X^t: what is shown, where
         # overlapping AUs (AU12/14/15 share a region) have been averaged by Eq. 2 (paper-notes).
