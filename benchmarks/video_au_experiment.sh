@@ -6,7 +6,8 @@
 #
 #   bash benchmarks/video_au_experiment.sh OUT [STEPS] [CONFIG_OVERRIDE] [JAANET_LOGDIR]
 #
-# OUT gets tfrecords/, run/, table1_openface/, table1_jaanet/, edits/. STEPS defaults to 1500,
+# OUT gets tfrecords/, run/, table1_openface/, table1_jaanet/, edits/ (with edits/figures/: Fig. 3 and
+# Fig. 5 of the fixture photos). STEPS defaults to 1500,
 # CONFIG_OVERRIDE (train.py --config_override) to none. Needs ../shared beside the repository and
 # OpenFace's runtime (bash ../shared/tools/openface/install-runtime.sh, once per machine).
 # Results: docs/results-video-au.md.
@@ -35,5 +36,5 @@ if [ -n "$jaanet" ]; then
 fi
 for edit in "AU12=1,AU6=1" "AU4=1,AU23=1" "AU1=1,AU2=1"; do
   python -m lac_gan edit --checkpoint "$out/run" --image "$shared/fixtures/faces" --set "$edit" \
-    --out "$out/edits/${edit//[=,]/_}"
+    --out "$out/edits/${edit//[=,]/_}" $( [ "$edit" = "AU12=1,AU6=1" ] && echo --figures "$out/edits/figures" )
 done

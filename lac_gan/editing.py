@@ -19,7 +19,9 @@ from absl import logging
 
 from lac_gan import alignment, attention
 from lac_gan.au_table import AU_NAMES, NUM_AUS, au_index
+from lac_gan.bp4d import UNKNOWN_LABEL
 from lac_gan.errors import DataError, UsageError, check_output_dir
+from lac_gan.evaluation import figures
 from lac_gan.face_detection import Face, FaceDetector
 from lac_gan.image_io import PHOTO_SUFFIXES
 from lac_gan.landmarks import LandmarkFitter
@@ -84,6 +86,14 @@ class FaceEditor:
         to_crop = alignment.jaanet_transform(landmarks49, self.size)
         centres = attention.au_centres(alignment.transform_points(to_crop, landmarks49))
         return to_crop, attention.au_attention_maps(centres, self.size)
+
+    def aligned_face(self, photo: np.ndarray, face: Face, caption: str) -> figures.Face:
+        """The face as the generator sees it (aligned crop, its 12 AU maps), for Fig. 3 / Fig. 5; a
+        photo's AU labels are unknown, so the figures start from every AU absent."""
+        to_crop, maps = self.alignment_of(photo, face)
+        crop = to_model_range(alignment.warp_image(photo, to_crop, self.size)).numpy()
+        return figures.Face(image=crop, attention_maps=maps.astype(np.float32),
+                            labels=np.full(NUM_AUS, UNKNOWN_LABEL), caption=caption)
 
     def faces(self, photo: np.ndarray, all_faces: bool) -> list[Face]:
         found = self.detector.detect_all(photo)

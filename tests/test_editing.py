@@ -10,6 +10,7 @@ from builders import write_untrained_checkpoint
 from conftest import REPO_ROOT
 from lac_gan.editing import FaceEditor, NoFaceError, parse_au_targets
 from lac_gan.errors import UsageError
+from lac_gan.evaluation import figures
 from lac_gan.image_io import read_rgb
 from lac_gan.synthesis import load_synthesizer
 
@@ -84,12 +85,18 @@ def test_edit_command_photo_in_photo_out_and_folder(checkpoint, astronaut, tmp_p
     assert single.returncode == 0, single.stderr
     assert read_rgb(tmp_path / "out.png").shape == astronaut.shape
 
-    folder = run_edit("--checkpoint", checkpoint, "--image", photos, "--set", "AU12", "--out", tmp_path / "edited")
+    folder = run_edit("--checkpoint", checkpoint, "--image", photos, "--set", "AU12", "--out", tmp_path / "edited",
+                      "--figures", tmp_path / "figures")
     assert folder.returncode == 1  # two of three photos could not be edited, and it says which
     assert "wall.png: no face found" in folder.stderr
     assert "broken.jpg: not a readable image" in folder.stderr
     assert (tmp_path / "edited" / "astronaut.png").is_file()
     assert not (tmp_path / "edited" / "wall.png").exists()
+    # Fig. 3 / Fig. 5 of the one face found: 13 columns (input + 12 AUs) in 2 rows; 4 columns in 1 row.
+    fig3, fig5 = (read_rgb(tmp_path / "figures" / name) for name in ("fig3_single_aus.png", "fig5_combinations.png"))
+    size = load_synthesizer(str(checkpoint)).config.image_size
+    assert size < fig3.shape[0] - fig5.shape[0] <= size + figures.PADDING + 2  # one row more (headers differ)
+    assert fig3.shape[1] > 13 * size and fig5.shape[1] > 4 * size
 
 
 def test_edit_command_errors(checkpoint, tmp_path, astronaut):
@@ -103,4 +110,7 @@ def test_edit_command_errors(checkpoint, tmp_path, astronaut):
     missing_image = run_edit("--checkpoint", checkpoint, "--image", tmp_path / "b.png", "--set", "AU6",
                              "--out", tmp_path / "o.png")
     assert missing_image.returncode == 2 and "b.png: no such file" in missing_image.stderr
+    figures_on_a_file = run_edit("--checkpoint", checkpoint, "--image", tmp_path / "a.png", "--set", "AU6",
+                                 "--out", tmp_path / "o.png", "--figures", tmp_path / "a.png")
+    assert figures_on_a_file.returncode == 2 and "--figures" in figures_on_a_file.stderr
     assert not (tmp_path / "o.png").exists()

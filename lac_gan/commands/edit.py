@@ -1,12 +1,16 @@
 """lacgan edit --checkpoint CKPT --image in.jpg --set AU12=1,AU6=1 [--unset AU4] --out out.jpg
 
-Also a folder in, a folder out. See lac_gan/editing.py for what happens to each face.
+Also a folder in, a folder out, and with --figures DIR the paper's Fig. 3 / Fig. 5 grids of the
+photos' (largest) faces. See lac_gan/editing.py for what happens to each face.
 """
+from pathlib import Path
+
 from absl import flags, logging
 
 from lac_gan.au_table import AU_NAMES
 from lac_gan.editing import FaceEditor, NoFaceError, parse_au_targets, photo_pairs
-from lac_gan.errors import UserError
+from lac_gan.errors import UserError, check_output_dir
+from lac_gan.evaluation.figures import write_figures
 from lac_gan.image_io import ImageReadError, read_rgb, write_rgb
 from lac_gan.progress import Progress
 from lac_gan.synthesis import load_synthesizer
@@ -17,6 +21,8 @@ flags.DEFINE_string("out", None, "Output photo (for one photo) or folder (for a 
 flags.DEFINE_string("set", None, "AUs to make present or absent: AU12=1,AU6=1 (AU12 alone means =1).")
 flags.DEFINE_string("unset", None, "AUs to make absent: AU4,AU15.")
 flags.DEFINE_bool("all_faces", False, "Edit every face found, not only the largest.")
+flags.DEFINE_string("figures", None, "Also write Fig. 3 (each AU absent / present) and Fig. 5 (AU combinations) "
+                    "of each photo's largest face, aligned as the generator sees it, to this folder.")
 flags.mark_flags_as_required(["checkpoint", "image", "out"])
 
 FLAGS = flags.FLAGS
@@ -26,6 +32,8 @@ def main(argv):
     del argv
     targets = parse_au_targets(FLAGS.set, FLAGS.unset)
     pairs = photo_pairs(FLAGS.image, FLAGS.out)
+    if FLAGS.figures:
+        check_output_dir("--figures", Path(FLAGS.figures))
     synthesizer = load_synthesizer(FLAGS.checkpoint)
     untrained = [AU_NAMES[i] for i in targets if AU_NAMES[i] in synthesizer.config.untrained_aus]
     if untrained:
@@ -33,11 +41,14 @@ def main(argv):
                         "absent; see the training log): the region keeps the photo's pixels",
                         ", ".join(untrained))
     editor = FaceEditor(synthesizer)
-    failures = 0
+    failures, figure_faces = 0, []
     progress = Progress("edited photos", len(pairs))
     for source, target in pairs:
         try:
-            write_rgb(editor.edit(read_rgb(source), targets, FLAGS.all_faces, source=str(source)), target)
+            photo = read_rgb(source)
+            write_rgb(editor.edit(photo, targets, FLAGS.all_faces, source=str(source)), target)
+            if FLAGS.figures:
+                figure_faces.append(editor.aligned_face(photo, editor.faces(photo, False)[0], source.name))
             logging.info("%s -> %s", source, target)
         except (ImageReadError, NoFaceError) as error:
             failures += 1
@@ -46,6 +57,8 @@ def main(argv):
             failures += 1
             logging.error("%s: not written (%s)", target, error)
         progress.update(1)
+    for path in write_figures(figure_faces, synthesizer, Path(FLAGS.figures)) if FLAGS.figures else ():
+        logging.info("wrote %s", path)
     if failures:
         raise UserError(f"{failures} of {len(pairs)} photos could not be edited (each is named above); "
                         "the others were written")
