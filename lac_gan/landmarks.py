@@ -42,16 +42,16 @@ class LandmarkModelMissing(RuntimeError):
     """dlib or the package that ships the landmark model is not installed."""
 
 
-def model_path() -> Path:
-    """Path of shape_predictor_68_face_landmarks.dat inside the installed package (not imported);
-    LandmarkModelMissing, saying what to install, when it or dlib is missing."""
+def model_path(file: str = MODEL_FILE) -> Path:
+    """Path of a dlib model file inside the installed package (not imported), by default the 68-point
+    predictor; LandmarkModelMissing, saying what to install, when it or dlib is missing."""
     if importlib.util.find_spec("dlib") is None:
         raise LandmarkModelMissing(f"dlib is not installed: python -m pip install {DLIB_DISTRIBUTION} "
                                    "(it is in requirements.txt)")
     spec = importlib.util.find_spec(MODEL_PACKAGE)
-    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE if spec else None
+    path = Path(next(iter(spec.submodule_search_locations))) / file if spec else None
     if path is None or not path.is_file():
-        raise LandmarkModelMissing(f"the landmark model {MODEL_PACKAGE}/{MODEL_FILE} is not installed: "
+        raise LandmarkModelMissing(f"the model {MODEL_PACKAGE}/{file} is not installed: "
                                    f"python -m pip install {MODEL_DISTRIBUTION} (it is in requirements.txt)")
     return path
 

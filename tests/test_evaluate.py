@@ -19,6 +19,7 @@ from builders import write_converted_dataset, write_untrained_checkpoint
 from lac_gan import attention
 from lac_gan.au_table import AU_NAMES, NUM_AUS
 from lac_gan.config import tiny
+from lac_gan.evaluation.face_identity import IdentityJudge
 from lac_gan.evaluation.protocol import EvaluationConfig, choose_pairs, run_evaluation, synthesis_labels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,6 +54,9 @@ def pixels(images):
     return np.reshape(images, (len(images), -1))
 
 
+PIXELS = IdentityJudge("pixels", pixels, "cosine_similarity", "cosine similarity of the pixels")
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, astronaut):
     folder = tmp_path_factory.mktemp("fold")
@@ -71,7 +75,7 @@ def evaluate(data_dir, out_dir, synthesizer=region_synthesizer, **changes):
     """run_evaluation with the fake OpenFace; `synthesizer=None` loads `changes['checkpoint']`."""
     settings = {"detector": "openface", "openface_bin": str(FAKE_BINARY), "batch_size": 4, "figure_faces": 2}
     config = EvaluationConfig(data_dir=str(data_dir), out_dir=str(out_dir), **{**settings, **changes})
-    return run_evaluation(config, synthesizer=synthesizer, embedder=pixels,
+    return run_evaluation(config, synthesizer=synthesizer, judge=PIXELS,
                           image_size=None if synthesizer is None else SIZE)
 
 
@@ -101,7 +105,12 @@ def test_table1_end_to_end(data_dir, checkpoint, tmp_path, caplog):
         assert len(list((out / "sets" / set_name).glob("*.png"))) == PAIRS
     assert results["preservation"]["mae_outside_au_regions"] == 0.0  # Eq. 2 leaves it untouched
     assert results["preservation"]["mae_inside_au_regions"] > 0
-    assert 0.5 < results["identity"]["mean_cosine_similarity"] <= 1.0
+    identity = results["identity"]
+    assert 0.5 < identity["synthetic_vs_source"]["mean_cosine_similarity"] <= 1.0
+    assert identity["synthetic_vs_source"]["pairs"] == identity["real_target_vs_source"]["pairs"] == PAIRS
+    # The synthesiser edits AU regions only, so its output is closer to its source than another frame is.
+    assert (identity["synthetic_vs_source"]["mean_cosine_similarity"]
+            > identity["real_target_vs_source"]["mean_cosine_similarity"])
     assert json.loads((out / "results.json").read_text())["table1"] == results["table1"]
     for figure in results["figures"]:
         assert Image.open(out / figure).size[0] > 4 * SIZE
@@ -146,7 +155,9 @@ def test_no_detector_writes_the_sets_only_and_identity_uses_vggface(data_dir, tm
     assert results["detector"] is None and "table1" not in results
     assert not (tmp_path / "run" / "table1.md").exists()
     assert len(list((tmp_path / "run" / "sets" / "synthetic").glob("*.png"))) == 2
-    assert results["identity"]["pairs"] == 2 and -1 <= results["identity"]["mean_cosine_similarity"] <= 1
+    identity = results["identity"]["synthetic_vs_source"]
+    assert results["identity"]["model"] == "vggface"
+    assert identity["pairs"] == 2 and -1 <= identity["mean_cosine_similarity"] <= 1
 
 
 def test_pairs_stay_within_subject_and_follow_the_seed():

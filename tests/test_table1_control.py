@@ -18,7 +18,7 @@ from lac_gan.au_table import AU_NAMES, AU_NUMBERS, NUM_AUS
 from lac_gan.evaluation import metrics
 from lac_gan.evaluation.protocol import EvaluationConfig, choose_pairs, run_evaluation, source_images
 from lac_gan.evaluation.report import table1_rows
-from test_evaluate import FAKE_BINARY, SIZE, pixels, region_synthesizer, write_test_fold
+from test_evaluate import FAKE_BINARY, PIXELS, SIZE, region_synthesizer, write_test_fold
 
 PAIRS = 10
 MAX_FRAMES, SEED = 5, 1  # a subsample whose sources are partly real frames, partly not
@@ -38,7 +38,7 @@ def data_dir(tmp_path_factory, astronaut):
 def evaluate(data_dir, out_dir, synthesizer=region_synthesizer, **changes):
     settings = {"detector": "openface", "openface_bin": str(FAKE_BINARY), "batch_size": 4, "figure_faces": 0}
     config = EvaluationConfig(data_dir=str(data_dir), out_dir=str(out_dir), **{**settings, **changes})
-    return run_evaluation(config, synthesizer=synthesizer, embedder=pixels, image_size=SIZE)
+    return run_evaluation(config, synthesizer=synthesizer, judge=PIXELS, image_size=SIZE)
 
 
 def write_detections(path, names, labels):

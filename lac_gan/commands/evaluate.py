@@ -2,6 +2,7 @@
 from absl import flags, logging
 
 from lac_gan.evaluation.detectors import DETECTOR_NAMES
+from lac_gan.evaluation.face_identity import IDENTITY_MODELS
 from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE, DEFAULT_TIMEOUT_S
 from lac_gan.evaluation.protocol import EvaluationConfig, run_evaluation
 
@@ -28,7 +29,10 @@ flags.DEFINE_integer("max_frames", None, "Evaluate this many test frames (seeded
 flags.DEFINE_integer("seed", 0, "Seed of the subsample and of the source-frame choice.")
 flags.DEFINE_integer("batch_size", 16, "Synthesis batch size.")
 flags.DEFINE_string("identity_weights", None, "VGG-Face weights (rcmalli_vggface_tf_notop_vgg16.h5) for the "
-                    "identity metric; skipped without.")
+                    "identity metric of --identity_model vggface; skipped without.")
+flags.DEFINE_enum("identity_model", "vggface", IDENTITY_MODELS, "Identity metric: vggface (cosine similarity of "
+                  "VGG-Face features, needs --identity_weights) or dlib (distance of dlib's face-recognition "
+                  "descriptors; the model ships with the landmark model, nothing to download).")
 flags.DEFINE_integer("figure_faces", 3, "Test faces shown in Fig. 3 and Fig. 5.")
 flags.DEFINE_float("detector_timeout", DEFAULT_TIMEOUT_S, "Seconds one call of an external detector (OpenFace: "
                    "one FeatureExtraction run over at most 500 images) may take before it is killed.")

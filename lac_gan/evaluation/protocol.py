@@ -34,22 +34,18 @@ from lac_gan.bp4d import JAANET_FOLD_TEST_PART, UNKNOWN_LABEL, fold_parts
 from lac_gan.dataset import fold_files, make_dataset, read_manifest, readable_shards
 from lac_gan.errors import DataError, UsageError, check_output_dir
 from lac_gan.evaluation import detectors as detectors_lib
-from lac_gan.evaluation import figures, metrics, report
+from lac_gan.evaluation import face_identity, figures, metrics, report
+from lac_gan.evaluation.face_identity import IDENTITY_MODELS, IdentityJudge
 from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE, DEFAULT_TIMEOUT_S
-from lac_gan.image_io import write_rgb
+from lac_gan.image_io import read_rgb, write_rgb
 from lac_gan.progress import Progress
 from lac_gan.provenance import package_versions
-from lac_gan.synthesis import to_uint8
+from lac_gan.synthesis import to_model_range, to_uint8
 
 # A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1)
 # -> images [B,S,S,3] in [-1,1]; `lac_gan.synthesis.Synthesizer` is one.
 Synthesizer = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
-# An identity embedder: images [B,S,S,3] in [-1,1] -> features [B,...].
-Embedder = Callable[[np.ndarray], np.ndarray]
-
 SET_NAMES = ("real", "synthetic")
-# The deepest layer keras-vggface's no-top weights have: the identity descriptor compared.
-IDENTITY_LAYER = "conv5_3"
 _METADATA_FEATURES = {k: record_schema.FEATURES[k] for k in ("labels", "subject", "task", "frame")}
 
 
@@ -71,6 +67,7 @@ class EvaluationConfig:
     seed: int = 0
     batch_size: int = 16
     identity_weights: str | None = None
+    identity_model: str = "vggface"
     figure_faces: int = 3
     detector_timeout: float = DEFAULT_TIMEOUT_S
     skip_bad_records: bool = False
@@ -84,6 +81,8 @@ class EvaluationConfig:
             value = getattr(self, name)
             if value is not None and value < smallest:
                 raise UsageError(f"--{name} {value}: expected a whole number, at least {smallest}")
+        if self.identity_model not in IDENTITY_MODELS:
+            raise UsageError(f"--identity_model {self.identity_model}: expected one of {', '.join(IDENTITY_MODELS)}")
         if not 0 <= self.min_confidence <= 1:
             raise UsageError(f"--min_confidence {self.min_confidence}: expected a value in [0, 1]")
         if not self.detector_timeout > 0:
@@ -195,7 +194,7 @@ class Preservation:
 @dataclass
 class SynthesisOutcome:
     preservation: Preservation
-    identity_similarities: list[float]
+    identity_scores: list[float]
     figure_faces: list[figures.Face]
 
 
@@ -203,11 +202,11 @@ class _PairSynthesiser:
     """Batches the pairs whose source has been read, synthesises them and writes their PNGs."""
 
     def __init__(self, synthesizer: Synthesizer, out_dir: Path, batch_size: int,
-                 embedder: Embedder | None, total: int):
-        self.synthesizer, self.out_dir, self.batch_size, self.embedder = synthesizer, out_dir, batch_size, embedder
+                 judge: IdentityJudge | None, total: int):
+        self.synthesizer, self.out_dir, self.batch_size, self.judge = synthesizer, out_dir, batch_size, judge
         self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
         self.preservation = Preservation()
-        self.similarities: list[float] = []
+        self.identity_scores: list[float] = []
         self.progress = Progress("synthesised", total)
 
     def add(self, pair: int, image: np.ndarray, attention_maps: np.ndarray, labels: np.ndarray) -> None:
@@ -227,15 +226,9 @@ class _PairSynthesiser:
             write_rgb(image, set_path(self.out_dir, "synthetic", pair))
         for k in range(len(pairs)):
             self.preservation.add(synthetic[k], images[k], maps[k])
-        if self.embedder is not None:
-            self.similarities.extend(cosine_similarities(self.embedder(synthetic), self.embedder(images)))
+        if self.judge is not None:
+            self.identity_scores.extend(self.judge.score(synthetic, images).tolist())
         self.progress.update(len(pairs))
-
-
-def cosine_similarities(a: np.ndarray, b: np.ndarray) -> list[float]:
-    a = np.asarray(a, np.float64).reshape(len(a), -1)
-    b = np.asarray(b, np.float64).reshape(len(b), -1)
-    return list(np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12))
 
 
 def set_path(out_dir: Path, set_name: str, pair: int) -> Path:
@@ -245,7 +238,7 @@ def set_path(out_dir: Path, set_name: str, pair: int) -> Path:
 
 def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pairs: pd.DataFrame,
                     synthesizer: Synthesizer, out_dir: Path, batch_size: int,
-                    embedder: Embedder | None, figure_faces: int) -> SynthesisOutcome:
+                    judge: IdentityJudge | None, figure_faces: int) -> SynthesisOutcome:
     """One streaming pass over the test fold: write the real set, synthesise the synthetic set."""
     for set_name in SET_NAMES:
         (out_dir / "sets" / set_name).mkdir(parents=True, exist_ok=True)
@@ -259,7 +252,7 @@ def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pair
         (out_dir / "sets" / "source").mkdir(parents=True, exist_ok=True)
     figure_rows = set(pairs["target"][:figure_faces])
     faces: dict[int, figures.Face] = {}
-    writer = _PairSynthesiser(synthesizer, out_dir, batch_size, embedder, len(pairs))
+    writer = _PairSynthesiser(synthesizer, out_dir, batch_size, judge, len(pairs))
     dataset = make_dataset(files, image_size, batch_size, shuffle=False, repeat=False, drop_remainder=False)
     for batch in dataset.as_numpy_iterator():
         for k, key in enumerate(zip(batch["subject"], batch["task"], batch["frame"])):
@@ -275,7 +268,7 @@ def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pair
                 target_labels = synthesis_labels(labels[pairs.at[pair, "target"]], labels[row])
                 writer.add(int(pair), batch["image"][k], batch["attention_maps"][k], target_labels)
     writer.flush()
-    return SynthesisOutcome(writer.preservation, writer.similarities,
+    return SynthesisOutcome(writer.preservation, writer.identity_scores,
                             [faces[row] for row in pairs["target"][:figure_faces]])
 
 
@@ -340,28 +333,34 @@ def source_detections(detector: detectors_lib.AUDetector, out_dir: Path,
     return detectors_lib.Detections(occurrence, failed, covered, provenance)
 
 
-def identity_summary(similarities: list[float]) -> dict:
-    values = np.asarray(similarities)
-    return {"mean_cosine_similarity": float(values.mean()), "std": float(values.std()),
-            "pairs": int(len(values)),
-            "what": f"cosine similarity of VGG-Face {IDENTITY_LAYER} features, synthetic image vs its source"}
+def real_vs_source_scores(judge: IdentityJudge, out_dir: Path, pairs: pd.DataFrame, batch_size: int) -> list[float]:
+    """The identity judge on each pair's real target frame vs its source frame, read back from the
+    written sets: two real frames of the same person, the scale for the synthetic-vs-source score."""
+    source_sets, source_numbers = source_images(pairs)
+    scores = []
+    for start in range(0, len(pairs), batch_size):
+        rows = range(start, min(start + batch_size, len(pairs)))
+        targets = [read_rgb(set_path(out_dir, "real", int(pairs.index[r]))) for r in rows]
+        sources = [read_rgb(set_path(out_dir, source_sets[r], int(source_numbers[r]))) for r in rows]
+        scores.extend(judge.score(to_model_range(np.stack(targets)).numpy(),
+                                  to_model_range(np.stack(sources)).numpy()).tolist())
+    return scores
 
 
-def vggface_embedder(weights_path: str, image_size: int) -> Embedder:
-    """VGG-Face conv5_3 features, from `lac_gan.vggface` (imported only when asked for)."""
-    from lac_gan.vggface import VggFaceFeatures
-    features = VggFaceFeatures(weights_path, image_size, (IDENTITY_LAYER,))
-    return lambda images: np.asarray(features(tf.constant(images))[0])
+def identity_judge(config: EvaluationConfig, image_size: int) -> IdentityJudge | None:
+    if config.identity_model == "dlib":
+        return face_identity.dlib_judge()
+    return face_identity.vggface_judge(config.identity_weights, image_size) if config.identity_weights else None
 
 
 def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None = None,
                    image_size: int | None = None, detector: detectors_lib.AUDetector | None = None,
-                   embedder: Embedder | None = None) -> dict:
+                   judge: IdentityJudge | None = None) -> dict:
     """The whole protocol; writes table1.md, table1.csv, results.json, the sets and the figures
     under `config.out_dir` and returns what results.json holds.
 
-    `synthesizer` (and its `image_size`, read from its config when not given), `detector` and
-    `embedder` are built from `config` unless given (tests inject small ones).
+    `synthesizer` (and its `image_size`, read from its config when not given), `detector` and the
+    identity `judge` are built from `config` unless given (tests inject small ones).
     """
     started = time.time()
     config.check()
@@ -387,8 +386,8 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
     if image_size != manifest["image_size"]:
         logging.info("%s holds %dpx faces: real and synthetic faces are judged at the synthesiser's %dpx",
                      config.data_dir, manifest["image_size"], image_size)
-    if embedder is None and config.identity_weights:
-        embedder = vggface_embedder(config.identity_weights, image_size)
+    if judge is None:
+        judge = identity_judge(config, image_size)
 
     index = read_frame_index(files)
     pairs = choose_pairs(index, config.seed, config.max_frames)
@@ -402,7 +401,7 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
                          "(a --max_frames subsample): run your detector on sets/source as well and pass "
                          "--precomputed_source")
     outcome = synthesise_sets(files, image_size, index, pairs, synthesizer, out_dir, config.batch_size,
-                              embedder, config.figure_faces)
+                              judge, config.figure_faces)
     figure_paths = figures.write_figures(outcome.figure_faces, synthesizer, out_dir / "figures")
     labels = index[list(AU_NAMES)].to_numpy()[pairs["target"].to_numpy()]
     source_labels = index[list(AU_NAMES)].to_numpy()[pairs["source"].to_numpy()]
@@ -416,8 +415,11 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
             "min_confidence": config.min_confidence,
             "provenance": {s: scored[s]["provenance"] for s in SET_NAMES}},
         "preservation": outcome.preservation.summary(),
-        "identity": (identity_summary(outcome.identity_similarities) if embedder is not None else
-                     {"skipped": "no --identity_weights (VGG-Face weights file) given"}),
+        "identity": (judge.summary(outcome.identity_scores, real_vs_source_scores(judge, out_dir, pairs,
+                                                                                  config.batch_size))
+                     if judge is not None else
+                     {"skipped": "no --identity_weights (VGG-Face weights file) given; --identity_model dlib "
+                                 "needs none"}),
         "figures": [str(p.relative_to(out_dir)) for p in figure_paths],
         "pairs": pair_records(index, pairs),
         "skipped_records": skipped_records,
