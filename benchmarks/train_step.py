@@ -36,7 +36,6 @@ import os
 import re
 import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -51,6 +50,7 @@ from tensorflow.python.framework import ops as framework_ops  # noqa: E402
 from tensorflow.python.profiler.internal import flops_registry  # noqa: E402,F401 - registers the FLOP counts
 
 from benchmarks.machine import cpu_description, onednn_description  # noqa: E402
+from benchmarks.step_inputs import random_vggface, synthetic_batch  # noqa: E402
 from lac_gan import config as config_lib, per_au_layers, vggface  # noqa: E402
 from lac_gan.au_table import NUM_AUS  # noqa: E402
 from lac_gan.models import encoded_side  # noqa: E402
@@ -100,28 +100,6 @@ def matmul_flops_per_second(n: int, seconds: float) -> float:
         matmul().numpy()
         count += 1
     return 2.0 * n ** 3 * count / (time.perf_counter() - start)
-
-
-def synthetic_batch(size: int, batch: int) -> dict[str, tf.Tensor]:
-    rng = np.random.default_rng(0)
-    maps = np.zeros((batch, size, size, NUM_AUS), np.float32)
-    side = max(2, size // 7)
-    for i in range(NUM_AUS):
-        top, left = rng.integers(0, size - side, 2)
-        maps[:, top:top + side, left:left + side, i] = 1.0
-    return {"image": tf.constant(rng.uniform(-1, 1, (batch, size, size, 3)), tf.float32),
-            "attention_maps": tf.constant(maps),
-            "labels": tf.constant(rng.integers(0, 2, (batch, NUM_AUS)), tf.int32),
-            "known_mask": tf.ones([batch, NUM_AUS], tf.bool)}
-
-
-def random_vggface(size: int, directory: str) -> vggface.VggFaceFeatures:
-    rng = np.random.default_rng(1)
-    weights = {n: [rng.normal(0, np.sqrt(1 / np.prod(k[:3])), k).astype(np.float32), np.zeros(b, np.float32)]
-               for n, (k, b) in vggface.conv_layer_shapes().items()}
-    path = Path(directory) / vggface.WEIGHTS_FILE_NAME
-    vggface.write_weights(path, weights)
-    return vggface.VggFaceFeatures(path, size, config_lib.PAPER_IDENTITY_LAYERS)
 
 
 # ---------------------------------------------------------------------------------- FLOPs ----------
