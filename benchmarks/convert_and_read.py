@@ -2,6 +2,7 @@
 examples/s, bytes per example, and how far detection reuse moves the alignment.
 
     python benchmarks/convert_and_read.py [--frames 240] [--workers N] [--repeats 3] [--work_dir DIR]
+    python benchmarks/convert_and_read.py --read_dir CONVERTED [--repeats 3]   # the reader alone
 
 The BP4D-sized tree is made from the 30 real frames of ../shared/fixtures/sequence, upscaled to
 BP4D's 1040 x 1392 and played forwards then backwards (so consecutive frames stay consecutive),
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -30,6 +30,8 @@ from PIL import Image  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 SEQUENCE = REPO.parent / "shared" / "fixtures" / "sequence"
+
+from benchmarks.machine import machine  # noqa: E402
 BP4D_SIZE = (1040, 1392)  # width, height of a BP4D frame
 FRAMES_PER_VIDEO = 60
 SUBJECTS = ("F001", "M011", "F007", "M007")
@@ -136,19 +138,22 @@ def spread(values: list[float]) -> str:
     return f"{float(np.median(values)):.1f} [{min(values):.1f}, {max(values):.1f}]"
 
 
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return f"{os.cpu_count()} CPUs (nproc), {model}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=240)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work_dir", default=None, help="kept when given; a temporary folder otherwise")
+    parser.add_argument("--read_dir", default=None, help="time only the reader, on this converter output "
+                        "(200 px, parts part1-part3)")
     args = parser.parse_args()
+    if args.read_dir:
+        print(json.dumps({"machine": machine(), "command": " ".join(["python", *sys.argv]),
+                          "load_average_1min_at_start": os.getloadavg()[0],
+                          "reader_examples_per_s": spread([round(reader_speed(Path(args.read_dir)), 1)
+                                                           for _ in range(args.repeats)]),
+                          "load_average_1min_at_end": os.getloadavg()[0]}, indent=1))
+        return
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="lacgan_bench_"))
     images, labels = build_tree(work / "tree", args.frames)
     results = {"machine": machine(), "command": " ".join(["python", *sys.argv]),

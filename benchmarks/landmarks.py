@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO))
 VIDEO_AU = REPO.parent / "shared" / "datasets" / "video_au"
 OUTER_EYE_CORNERS_49 = (19, 28)
 
-from benchmarks.convert_and_read import machine, timed_conversion  # noqa: E402
+from benchmarks.convert_and_read import timed_conversion  # noqa: E402
+from benchmarks.machine import machine  # noqa: E402
 from lac_gan.au_table import AU_NAMES  # noqa: E402
 
 

@@ -29,3 +29,8 @@ def onednn_description() -> str:
     except (ImportError, AttributeError):
         effective = "unknown (no _pywrap_util_port.IsMklEnabled)"
     return f"TF_ENABLE_ONEDNN_OPTS={'unset' if env is None else env!r}, oneDNN {effective} (IsMklEnabled())"
+
+
+def machine() -> str:
+    """CPU count (nproc), model and kernel-picking flags, for benchmark JSON."""
+    return f"{os.cpu_count()} CPUs (nproc), {cpu_description()}"
