@@ -68,6 +68,8 @@ flags.DEFINE_integer("repeats", 3, "Timing windows per configuration (min / medi
 flags.DEFINE_bool("xla", False, "jit_compile the forward/backward pass.")
 flags.DEFINE_enum("precision", "float32", ["float32", "bf16"], "bf16 = mixed_bfloat16 (float32 variables and losses).")
 flags.DEFINE_bool("identity", True, "Include the VGG-Face identity loss (random weights).")
+flags.DEFINE_string("config_override", "", "Fields changed in every preset, as train.py --config_override: "
+                    "image_size=128 times the paper's widths at 128 px.")
 flags.DEFINE_integer("matmul_size", 4096, "Side of the square matrices of the reference matmul.")
 flags.DEFINE_float("matmul_seconds", 3.0, "Length of each reference-matmul measurement.")
 flags.DEFINE_string("flops_detail", "", "Regex: print the executed conv/matmul nodes whose name matches, "
@@ -276,9 +278,10 @@ def timed_window(trainer: LacGanTrainer, batch: dict, seconds: float) -> list[fl
 
 
 def benchmark(preset: str, batch_size: int, requested: str, directory: str) -> dict:
-    config = config_lib.preset(preset).replace(batch_size=batch_size)
+    config = config_lib.preset(preset).with_overrides(FLAGS.config_override).replace(batch_size=batch_size)
     dtype = compute_dtype()
-    row = {"preset": preset, "batch": batch_size, "requested": requested, "path": "", "status": "ran", "note": ""}
+    label = f"{preset} ({FLAGS.config_override})" if FLAGS.config_override else preset
+    row = {"preset": label, "batch": batch_size, "requested": requested, "path": "", "status": "ran", "note": ""}
     if requested == "auto":
         path, forced = per_au_layers.formulation(dtype), None
     else:

@@ -74,9 +74,36 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     raise ValueError(f"unknown strategy {name!r}; choose default, mirrored or multi_worker")
 
 
+class FusedAdam(keras.optimizers.Adam):
+    """Keras's Adam, each variable updated by one fused kernel (`ResourceApplyAdam`) instead of
+    Keras's ~12 elementwise ops, each a pass over the variable: the same update and the same slot
+    variables (checkpoints are interchangeable), 3x faster over the generator's 122-159 M weights
+    (docs/benchmarks.md). Under a multi-replica strategy it is Keras's own update."""
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.amsgrad or tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return super().update_step(gradient, variable, learning_rate)
+        index = self._get_variable_index(variable)
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+
+        def constant(value):
+            return tf.cast(value, dtype)
+        tf.raw_ops.ResourceApplyAdam(
+            var=_resource_handle(variable), m=_resource_handle(self._momentums[index]),
+            v=_resource_handle(self._velocities[index]),
+            beta1_power=tf.pow(constant(self.beta_1), step), beta2_power=tf.pow(constant(self.beta_2), step),
+            lr=constant(learning_rate), beta1=constant(self.beta_1), beta2=constant(self.beta_2),
+            epsilon=constant(self.epsilon), grad=tf.cast(gradient, dtype))
+
+
+def _resource_handle(variable) -> tf.Tensor:
+    """A Keras variable's (or the tf.Variable TF's update passes) resource handle."""
+    return variable.handle if isinstance(variable, tf.Variable) else variable.value.handle
+
+
 def make_optimizer(config: LacGanConfig, precision: str) -> keras.optimizers.Optimizer:
-    optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.adam_beta_1,
-                                      beta_2=config.adam_beta_2)
+    optimizer = FusedAdam(config.learning_rate, beta_1=config.adam_beta_1, beta_2=config.adam_beta_2)
     return keras.optimizers.LossScaleOptimizer(optimizer) if precision == "fp16" else optimizer
 
 

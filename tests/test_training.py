@@ -18,7 +18,7 @@ from lac_gan.bp4d import JAANET_PARTS
 from lac_gan.dataset import fold_files, make_dataset
 from lac_gan.errors import UsageError
 from lac_gan.synthesis import composed_maps, load_synthesizer
-from lac_gan.training import LacGanTrainer, NonFiniteLossError, TrainingOptions, run_training, untrained_aus
+from lac_gan.training import FusedAdam, LacGanTrainer, NonFiniteLossError, TrainingOptions, run_training, untrained_aus
 
 def write_face_records(directory: Path, photo: np.ndarray, size: int, per_part: int = 6) -> Path:
     """A tiny converted dataset: part1..3 of real faces with random 0/1/9 labels."""
@@ -241,3 +241,38 @@ def test_au_never_labelled_in_training_is_untrained_and_not_composed(astronaut, 
     maps = tf.ones([1, 4, 4, NUM_AUS])
     kept = composed_maps(synthesizer.config, maps).numpy()[0]
     assert np.all(kept[..., -1] == 0) and np.all(kept[..., :-1] == 1)
+
+
+def test_fused_adam_is_kerass_adam(tmp_path):
+    """The same updates as keras.optimizers.Adam (the paper's β1 0.5) from the same state, and
+    checkpoints that load across the two: the slot variables are Keras's own."""
+    def model_and_optimizer(optimizer_class):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5), keras.layers.Dense(3)])
+        return model, optimizer_class(2e-2, beta_1=0.5, beta_2=0.999)
+
+    rng = np.random.default_rng(0)
+    gradients = [[tf.constant(rng.normal(size=v.shape), tf.float32) for v in model_and_optimizer(FusedAdam)[0].weights]
+                 for _ in range(4)]
+    trained = {}
+    for optimizer_class in (keras.optimizers.Adam, FusedAdam):
+        model, optimizer = model_and_optimizer(optimizer_class)
+        step = tf.function(lambda g, model=model, optimizer=optimizer: optimizer.apply_gradients(zip(g, model.weights)))
+        for g in gradients[:2]:
+            step(g)
+        tf.train.Checkpoint(model=model, optimizer=optimizer).write(str(tmp_path / optimizer_class.__name__))
+        for g in gradients[2:]:
+            step(g)
+        trained[optimizer_class] = [v.numpy() for v in model.weights]
+    for ours, theirs in zip(trained[FusedAdam], trained[keras.optimizers.Adam]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(trained[FusedAdam][0], model_and_optimizer(FusedAdam)[0].weights[0].numpy())
+
+    # Keras Adam's checkpoint after 2 steps, resumed by FusedAdam for the last 2: the same weights.
+    model, optimizer = model_and_optimizer(FusedAdam)
+    optimizer.build(model.weights)
+    tf.train.Checkpoint(model=model, optimizer=optimizer).read(str(tmp_path / "Adam")).assert_consumed()
+    for g in gradients[2:]:
+        optimizer.apply_gradients(zip(g, model.weights))
+    for ours, theirs in zip([v.numpy() for v in model.weights], trained[keras.optimizers.Adam]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
