@@ -2,7 +2,8 @@
 # LAC-GAN trained and judged on real AU-labelled faces (../shared/datasets/video_au), fold 1:
 # convert with the clips' own 49 landmarks and subject split, train the small preset on parts 1+2,
 # score part 3 (held-out people) with OpenFace (Table 1 with the Source control) and with our
-# JAA-Net when a checkpoint is given, and edit the shared fixture photos.
+# JAA-Net when a checkpoint is given (300 seeded pairs, as docs/results-video-au.md; identity by dlib),
+# and edit the shared fixture photos.
 #
 #   bash benchmarks/video_au_experiment.sh OUT [STEPS] [CONFIG_OVERRIDE] [JAANET_LOGDIR]
 #
@@ -28,10 +29,10 @@ fi
 python train.py --data_dir "$out/tfrecords" --logdir "$out/run" --preset small --fold 1 --steps "$steps" \
   --identity_weights none --checkpoint_every 100 --image_every 250 ${override:+--config_override "$override"} \
   $( [ -f "$out/run/checkpoint" ] && echo --resume )
-python evaluate.py --data_dir "$out/tfrecords" --checkpoint "$out/run" --fold 1 --detector openface \
-  --openface_bin "$openface" --out_dir "$out/table1_openface"
+python evaluate.py --data_dir "$out/tfrecords" --checkpoint "$out/run" --fold 1 --max_frames 300 --detector openface \
+  --openface_bin "$openface" --identity_model dlib --out_dir "$out/table1_openface"
 if [ -n "$jaanet" ]; then
-  python evaluate.py --data_dir "$out/tfrecords" --checkpoint "$out/run" --fold 1 --detector jaanet \
+  python evaluate.py --data_dir "$out/tfrecords" --checkpoint "$out/run" --fold 1 --max_frames 300 --detector jaanet \
     --detector_checkpoint "$jaanet" --out_dir "$out/table1_jaanet"
 fi
 for edit in "AU12=1,AU6=1" "AU4=1,AU23=1" "AU1=1,AU2=1"; do
