@@ -87,10 +87,10 @@ class FaceEditor:
         centres = attention.au_centres(alignment.transform_points(to_crop, landmarks49))
         return to_crop, attention.au_attention_maps(centres, self.size)
 
-    def aligned_face(self, photo: np.ndarray, face: Face, caption: str) -> figures.Face:
-        """The face as the generator sees it (aligned crop, its 12 AU maps), for Fig. 3 / Fig. 5; a
-        photo's AU labels are unknown, so the figures start from every AU absent."""
-        to_crop, maps = self.alignment_of(photo, face)
+    def aligned_face(self, photo: np.ndarray, to_crop: np.ndarray, maps: np.ndarray, caption: str) -> figures.Face:
+        """A face of `photo` as the generator sees it (its `alignment_of`: crop transform and 12 AU
+        maps), for Fig. 3 / Fig. 5; a photo's AU labels are unknown, so the figures start from every
+        AU absent."""
         crop = to_model_range(alignment.warp_image(photo, to_crop, self.size)).numpy()
         return figures.Face(image=crop, attention_maps=maps.astype(np.float32),
                             labels=np.full(NUM_AUS, UNKNOWN_LABEL), caption=caption)
@@ -99,19 +99,25 @@ class FaceEditor:
         found = self.detector.detect_all(photo)
         return found if all_faces else found[:1]
 
+    def alignments(self, photo: np.ndarray, all_faces: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`alignment_of` each face to edit (the largest, or all): found and fitted once per photo."""
+        return [self.alignment_of(photo, face) for face in self.faces(photo, all_faces)]
+
     def edit(self, photo: np.ndarray, targets: dict[int, int], all_faces: bool = False,
-             source: str = "photo") -> np.ndarray:
-        """The edited photo (uint8, same size); NoFaceError naming `source` when no face is found."""
-        faces = self.faces(photo, all_faces)
-        if not faces:
+             source: str = "photo", alignments: list[tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+        """The edited photo (uint8, same size); NoFaceError naming `source` when no face is found.
+        `alignments`: the photo's `alignments` when the caller already has them."""
+        if alignments is None:
+            alignments = self.alignments(photo, all_faces)
+        if not alignments:
             raise NoFaceError(f"{source}: no face found (MTCNN); nothing was edited")
         edited = photo
-        for face in faces:
-            edited = self._edit_face(edited, face, targets)
+        for to_crop, all_maps in alignments:
+            edited = self._edit_face(edited, to_crop, all_maps, targets)
         return edited
 
-    def _edit_face(self, photo: np.ndarray, face: Face, targets: dict[int, int]) -> np.ndarray:
-        to_crop, all_maps = self.alignment_of(photo, face)
+    def _edit_face(self, photo: np.ndarray, to_crop: np.ndarray, all_maps: np.ndarray,
+                   targets: dict[int, int]) -> np.ndarray:
         crop = alignment.warp_image(photo, to_crop, self.size)
         chosen = np.zeros(NUM_AUS, np.float32)
         labels = np.zeros(NUM_AUS, np.float32)

@@ -46,9 +46,10 @@ def main(argv):
     for source, target in pairs:
         try:
             photo = read_rgb(source)
-            write_rgb(editor.edit(photo, targets, FLAGS.all_faces, source=str(source)), target)
+            alignments = editor.alignments(photo, FLAGS.all_faces)  # the largest face first
+            write_rgb(editor.edit(photo, targets, source=str(source), alignments=alignments), target)
             if FLAGS.figures:
-                figure_faces.append(editor.aligned_face(photo, editor.faces(photo, False)[0], source.name))
+                figure_faces.append(editor.aligned_face(photo, *alignments[0], source.name))
             logging.info("%s -> %s", source, target)
         except (ImageReadError, NoFaceError) as error:
             failures += 1
