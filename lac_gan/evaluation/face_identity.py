@@ -36,16 +36,18 @@ CROP_MARGIN = 0.1
 Embedder = Callable[[np.ndarray], np.ndarray]
 
 
+def _rows(features: np.ndarray) -> np.ndarray:
+    """Features [B, ...] -> float64 [B, D]."""
+    return np.asarray(features, np.float64).reshape(len(features), -1)
+
+
 def cosine_similarities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, np.float64).reshape(len(a), -1)
-    b = np.asarray(b, np.float64).reshape(len(b), -1)
+    a, b = _rows(a), _rows(b)
     return np.sum(a * b, 1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
 
 
 def euclidean_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, np.float64).reshape(len(a), -1)
-    b = np.asarray(b, np.float64).reshape(len(b), -1)
-    return np.linalg.norm(a - b, axis=1)
+    return np.linalg.norm(_rows(a) - _rows(b), axis=1)
 
 
 class IdentityJudge:
