@@ -29,9 +29,9 @@ from PIL import Image  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-SEQUENCE = REPO.parent / "shared" / "fixtures" / "sequence"
-
 from benchmarks.machine import machine  # noqa: E402
+
+SEQUENCE = REPO.parent / "shared" / "fixtures" / "sequence"
 BP4D_SIZE = (1040, 1392)  # width, height of a BP4D frame
 FRAMES_PER_VIDEO = 60
 SUBJECTS = ("F001", "M011", "F007", "M007")
