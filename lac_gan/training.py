@@ -29,7 +29,7 @@ from lac_gan.au_table import AU_NAMES, NUM_AUS
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
 from lac_gan.checkpoints import CHECKPOINT_PREFIX, checkpoint_step, newest_readable_checkpoint
 from lac_gan.config import CONFIG_FILE_NAME, LacGanConfig
-from lac_gan.errors import DataError, UsageError, check_output_dir
+from lac_gan.errors import DataError, UsageError, UserError, check_output_dir
 from lac_gan.models import LacGanModels
 from lac_gan.progress import Progress
 from lac_gan.synthesis import composed_maps, edit_faces
@@ -60,8 +60,8 @@ class TrainingOptions:
     skip_bad_records: bool = False  # go on without unreadable records (counted), else stop naming them
 
 
-class NonFiniteLossError(RuntimeError):
-    pass
+class NonFiniteLossError(UserError):
+    """Training diverged (a non-finite loss): a result to report in one line, not a bug of ours."""
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -414,9 +414,9 @@ SCALAR_METADATA = _summary_metadata("scalars")
 IMAGE_METADATA = _summary_metadata("images")
 
 
-def _write_scalars(writer, scalars: dict[str, float], learning_rate: float, step: int) -> None:
+def write_scalars(writer, scalars: dict[str, float], step: int) -> None:
     with writer.as_default(step=step):
-        for name, value in {**scalars, "learning_rate": learning_rate}.items():
+        for name, value in scalars.items():
             tf.summary.write(name, tf.constant(value, tf.float32), metadata=SCALAR_METADATA)
 
 
@@ -482,7 +482,7 @@ def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[st
         history.append(scalars)
         progress.advance_to(step - start)
         if step % options.log_every == 0:
-            _write_scalars(writer, scalars, trainer.config.learning_rate, step)
+            write_scalars(writer, {**scalars, "learning_rate": trainer.config.learning_rate}, step)
             logging.info("step %d: total_g %.4f total_d %.4f", step, scalars["loss/total_g"], scalars["loss/total_d"])
         if step % options.image_every == 0:
             _write_images(writer, trainer, preview, step)

@@ -2,8 +2,8 @@
 from absl import flags
 
 from lac_gan import config as config_lib
-from lac_gan.errors import UsageError, UserError
-from lac_gan.training import NonFiniteLossError, TrainingOptions, run_training
+from lac_gan.errors import UsageError
+from lac_gan.training import TrainingOptions, run_training
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Converted TFRecords (the converter's --out_dir, with manifest.json).")
@@ -78,8 +78,5 @@ def main(argv):
         identity_weights=weights, precision=_precision(), xla=FLAGS.xla, strategy=FLAGS.strategy,
         resume=FLAGS.resume, seed=FLAGS.seed, log_every=FLAGS.log_every, image_every=FLAGS.image_every,
         checkpoint_every=FLAGS.checkpoint_every, skip_bad_records=FLAGS.skip_bad_records)
-    try:
-        run_training(config, options)
-    except NonFiniteLossError as error:  # diverged training: a result to report, not a bug of ours
-        raise UserError(str(error)) from error
+    run_training(config, options)
 

@@ -29,7 +29,7 @@ from lac_gan.jaanet import data, losses
 from lac_gan.jaanet.config import CONFIG_FILE_NAME, JaanetConfig
 from lac_gan.jaanet.model import build_model, present_probability
 from lac_gan.progress import Progress
-from lac_gan.training import SCALAR_METADATA
+from lac_gan.training import check_finite, write_scalars
 
 VALIDATION_FILE_NAME = "validation.json"
 LOSS_NAMES = ("au_softmax", "au_dice", "landmark", "attention_refine", "total")
@@ -47,10 +47,6 @@ class DetectorTrainingOptions:
     eval_every: int = 500  # and at the last step; 0: never
     checkpoint_every: int = 500
     max_checkpoints: int = 5
-
-
-class NonFiniteLossError(DataError):
-    pass
 
 
 class JaanetTrainer:
@@ -153,12 +149,6 @@ def _prepare_logdir(config: JaanetConfig, options: DetectorTrainingOptions) -> N
     config.save(logdir)
 
 
-def _write_scalars(writer, scalars: dict[str, float], step: int) -> None:
-    with writer.as_default(step=step):
-        for name, value in scalars.items():
-            tf.summary.write(name, tf.constant(value, tf.float32), metadata=SCALAR_METADATA)
-
-
 def _validation_scalars(result: dict) -> dict[str, float]:
     scalars = {f"val/f1/{name}": s["f1"] for name, s in result["scores"].items() if s and s["f1"] is not None}
     if result["mean_f1"] is not None:
@@ -192,22 +182,19 @@ def run_detector_training(config: JaanetConfig, options: DetectorTrainingOptions
     while step < options.steps:
         scalars = {f"loss/{k}": float(v) for k, v in trainer.train_step(next(batches)).items()}
         step = int(trainer.step.numpy())
-        bad = [f"{k} = {v}" for k, v in scalars.items() if not math.isfinite(v)]
-        if bad:
-            raise NonFiniteLossError(f"non-finite loss at step {step}: {', '.join(bad)}; stopped without saving "
-                                     f"(last good checkpoint: {manager.latest_checkpoint or 'none yet'})")
+        check_finite(scalars, step, manager.latest_checkpoint)
         history.append(scalars)
         progress.advance_to(step - start)
         if step % options.log_every == 0:
             learning_rate = float(trainer.optimizer.learning_rate)
-            _write_scalars(writer, {**scalars, "learning_rate": learning_rate}, step)
+            write_scalars(writer, {**scalars, "learning_rate": learning_rate}, step)
             logging.info("step %d: total %.4f (softmax %.4f, dice %.4f, landmark %.4f, refine %.4f), lr %g", step,
                          *(scalars[f"loss/{k}"] for k in LOSS_NAMES[-1:] + LOSS_NAMES[:-1]), learning_rate)
         if step % options.checkpoint_every == 0 or step == options.steps:
             manager.save(checkpoint_number=step)
         if options.eval_every and (step % options.eval_every == 0 or step == options.steps):
             result = validate(trainer, validation_files, config.batch_size)
-            _write_scalars(writer, _validation_scalars(result), step)
+            write_scalars(writer, _validation_scalars(result), step)
             logging.info("step %d validation (%d frames): mean F1 %s, %s", step, result["frames"], result["mean_f1"],
                          ", ".join(f"{n} {s['f1']:.1f}" for n, s in result["scores"].items() if s and s["f1"] is not None))
             (Path(options.logdir) / VALIDATION_FILE_NAME).write_text(json.dumps(
