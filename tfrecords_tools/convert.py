@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import fcntl
+import hashlib
 import json
 import multiprocessing
 import os
@@ -42,6 +43,7 @@ from lac_gan.dataset import MANIFEST_NAME
 from lac_gan.errors import UsageError, UserError, check_output_dir
 from lac_gan.image_io import ImageReadError, read_rgb
 from lac_gan.json_files import write_json_atomic
+from lac_gan.landmarks import MAPPING_PATH
 from lac_gan.progress import format_eta
 from lac_gan.provenance import package_versions
 from tfrecords_tools.bp4d_layout import Problems, Video, discover, read_landmarks49
@@ -55,7 +57,8 @@ PARTIAL_SUFFIX = ".partial"
 LOCK_NAME = ".convert.lock"
 PROGRESS_EVERY_S = 3.0
 PARENT_CHECK_S = 1.0
-ALIGNMENT_METHOD = ("with 49 landmarks (from a file, or fitted by dlib's 68-point predictor on MTCNN's face): "
+ALIGNMENT_METHOD = ("with 49 landmarks (from a file, or fitted on MTCNN's face by lac_gan.landmarks: dlib's 68 points "
+                    "and MediaPipe's face mesh mapped to OpenFace's 49): "
                     "JAA-Net align_face_49pts (eyes level, square of 2.9 x the eyes-nose-mouth box); otherwise: "
                     "least-squares similarity (Umeyama) of MTCNN's 5 points onto the canonical 49-point face's eye "
                     "centres, nose tip and mouth corners")
@@ -71,9 +74,9 @@ flags.DEFINE_string("landmarks_root", None, "Optional 49-point landmarks: <landm
                     "<frame>.txt, 98 numbers x1 y1 ... x49 y49, 1-based pixels. Frames with a file are "
                     "aligned by JAA-Net's rule, the others by MTCNN.")
 flags.DEFINE_enum("landmarks", None, LANDMARK_SOURCES, "Where each frame's 49 landmarks (alignment, AU centres "
-                  "and maps) come from: 'files' (--landmarks_root), 'fitted' (dlib's 68-point predictor on MTCNN's "
-                  "face), 'mtcnn_canonical' (none: MTCNN's 5 points onto the canonical face, its centres for every "
-                  "frame). Default: 'files' with --landmarks_root, else 'fitted'.")
+                  "and maps) come from: 'files' (--landmarks_root), 'fitted' (on MTCNN's face: dlib's 68 points and "
+                  "MediaPipe's face mesh, mapped to OpenFace's 49; README 'Per-face landmarks'), "
+                  "'mtcnn_canonical' (none: MTCNN's 5 points onto the canonical face, its centres for every frame). Default: 'files' with --landmarks_root, else 'fitted'.")
 flags.DEFINE_integer("workers", os.cpu_count(), "Worker processes (one MTCNN each); 1 = in this process.")
 flags.DEFINE_string("folds", "jaanet", "'jaanet' (JAA-Net's 3 subject parts) or a JSON file "
                     "{\"part name\": [subjects, ...], ...}.")
@@ -476,6 +479,9 @@ def build_manifest(parts: dict[str, list[str]], settings: Settings, results: dic
             "written": sum(s["written"] for s in sidecars),
             "skipped": skipped_frames.to_dict(),
             "landmarks": settings.landmarks,
+            # which fitted mapping made the points (refitting it changes them)
+            "landmark_mapping_sha256": (hashlib.sha256(MAPPING_PATH.read_bytes()).hexdigest()
+                                        if settings.landmarks == LANDMARKS_FITTED else None),
             "landmark_fallbacks_to_canonical": fallbacks.to_dict(),
             "full_detections": sum(s["full_detections"] for s in sidecars),
             "onet_refinements": sum(s["onet_refinements"] for s in sidecars),
@@ -549,9 +555,9 @@ def convert(bp4d_root: str, labels_root: str, out_dir: str, *, landmarks_root: s
     settings = settings.resolved(landmarks_root)
     settings.check()
     if settings.landmarks == LANDMARKS_FITTED:
-        from lac_gan.landmarks import LandmarkModelMissing, model_path
+        from lac_gan.landmarks import LandmarkModelMissing, check_installed
         try:
-            model_path()
+            check_installed()
         except LandmarkModelMissing as error:
             raise ConvertError(f"--landmarks {LANDMARKS_FITTED}: {error}; or choose --landmarks "
                                f"{LANDMARKS_CANONICAL}") from error
