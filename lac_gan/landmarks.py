@@ -215,7 +215,7 @@ def _crop_transform(centre: np.ndarray, side: float, angle: float) -> np.ndarray
 
 
 class LandmarkFitter:
-    """Both models and the mapping; about 5 ms a face on one CPU core. One per process is plenty.
+    """Both models and the mapping; about 10 ms a face on one CPU core. One per process is plenty.
     With mapping_path None only the models' own points are had (`dlib68`, `mesh468`: for fitting it)."""
 
     def __init__(self, mapping_path: Path | None = MAPPING_PATH):

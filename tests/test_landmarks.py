@@ -258,5 +258,13 @@ def test_fitting_script_cross_validates_by_part_and_writes_a_loadable_mapping(tm
     fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={root / 'landmarks_49'}",
                                f"--folds={root / 'folds.json'}", f"--out={out}", f"--points_cache={tmp_path / 'p.npz'}"])
     np.testing.assert_allclose(landmarks.LandmarkMapping.load(out).dlib68.weights, mapping.dlib68.weights)
+    (tmp_path / "p.npz").write_bytes(b"garbage")
+    with pytest.raises(SystemExit, match="--points_cache .*p.npz: not a points cache"):
+        fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={root / 'landmarks_49'}",
+                                   f"--folds={root / 'folds.json'}", f"--out={out}", f"--points_cache={tmp_path / 'p.npz'}"])
+    (root / "one_part.json").write_text('{"a": ["P01", "P06", "P10"]}')
+    with pytest.raises(SystemExit, match="needs frames of at least 2 parts"):
+        fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={root / 'landmarks_49'}",
+                                   f"--folds={root / 'one_part.json'}", f"--out={out}"])
     with pytest.raises(SystemExit, match="--landmarks_root .*nowhere: no such directory"):
         fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={tmp_path / 'nowhere'}"])

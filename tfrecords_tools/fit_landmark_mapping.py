@@ -35,6 +35,7 @@ VIDEO_AU = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "video_
 OUTER_EYE_CORNERS_49 = (19, 28)
 MOUTH_AUS = ("AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24")
 REDETECT_EVERY = 10  # the converter's default
+POINT_ARRAYS = ("subject", "dlib68", "mesh468", "reference49")
 
 
 def collect_points(images: Path, landmarks_root: Path, every: int) -> dict[str, np.ndarray]:
@@ -44,7 +45,7 @@ def collect_points(images: Path, landmarks_root: Path, every: int) -> dict[str, 
     from lac_gan.image_io import read_rgb
     videos = find_frame_images(images)
     tracker, fitter = FaceTracker(FaceDetector(), REDETECT_EVERY), landmarks.LandmarkFitter(mapping_path=None)
-    rows = {"subject": [], "dlib68": [], "mesh468": [], "reference49": []}
+    rows = {name: [] for name in POINT_ARRAYS}
     progress = Progress("frames", sum(len(frames) for frames in videos.values()))
     for (subject, task), frames in sorted(videos.items()):
         tracker.reset()
@@ -142,12 +143,20 @@ def main(argv: list[str] | None = None) -> None:
     if not args.out.parent.is_dir():
         sys.exit(f"--out {args.out}: its folder does not exist")
     if args.points_cache and args.points_cache.is_file():
-        with np.load(args.points_cache) as cached:
-            points = dict(cached)
+        try:
+            with np.load(args.points_cache) as cached:
+                points = {name: cached[name] for name in POINT_ARRAYS}
+        except (OSError, ValueError, KeyError) as error:
+            sys.exit(f"--points_cache {args.points_cache}: not a points cache written by this command ({error}); "
+                     "delete it to collect the points again")
     else:
         points = collect_points(args.images, args.landmarks_root, args.every)
         if args.points_cache:
             np.savez(args.points_cache, **points)
+    judged_parts = {part for part, subjects in parts.items() if set(subjects) & set(points["subject"].tolist())}
+    if len(judged_parts) < 2:
+        sys.exit(f"--folds {args.folds}: the cross-validation needs frames of at least 2 parts; found frames of "
+                 f"{sorted(judged_parts) or 'none'}")
     report = {"date": time.strftime("%Y-%m-%d"), "images": str(args.images), "landmarks_root": str(args.landmarks_root),
               "frames": len(points["subject"]), "subjects": sorted(set(points["subject"].tolist())),
               "ridge": args.ridge, "mesh_weight": args.mesh_weight,
