@@ -9,7 +9,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from lac_gan.errors import DataError, UsageError
+from lac_gan.errors import DataError, UsageError, check_output_dir
 
 CHECKPOINT_PREFIX = "ckpt"
 STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"  # the trainer's `step` variable in its checkpoints
@@ -85,3 +85,34 @@ def resolve_checkpoint(path: str | Path) -> str:
 def checkpoint_logdir(checkpoint_path: str) -> Path:
     """The logdir (where config.json is) of a resolved checkpoint path."""
     return Path(checkpoint_path).parent
+
+
+def prepare_logdir(config, logdir: str, config_file_name: str, resume: bool, steps: int) -> str | None:
+    """A trainer's logdir checked against --resume and --steps, then `config` (LacGanConfig or
+    JaanetConfig) saved in it as `config_file_name`; returns the checkpoint to resume from (the
+    newest readable one), None for a new run. A saved configuration must equal this run's."""
+    logdir = check_output_dir("--logdir", logdir)
+    has_checkpoint = logdir.is_dir() and tf.train.get_checkpoint_state(str(logdir)) is not None
+    if has_checkpoint and not resume:
+        raise UsageError(f"--logdir {logdir} already holds checkpoints: pass --resume to continue, or use a new "
+                         "--logdir")
+    resume_from = None
+    if resume:
+        resume_from = newest_readable_checkpoint(logdir) if has_checkpoint else None
+        if resume_from is None:
+            raise UsageError(f"--resume: {logdir} holds no checkpoint to resume from; leave out --resume to start "
+                             "a new run there")
+        step = checkpoint_step(resume_from)
+        if step is not None and step >= steps:
+            raise UsageError(f"--steps {steps}: {resume_from} is already at step {step}; pass a larger "
+                             "--steps (the global step to stop at) to train further")
+        if (logdir / config_file_name).is_file():
+            try:
+                saved = type(config).load(logdir)
+            except (ValueError, TypeError) as error:
+                raise DataError(f"{logdir / config_file_name}: unreadable ({error})") from error
+            if saved != config:
+                raise UsageError(f"{logdir / config_file_name} differs from this run's configuration; resume with "
+                                 "the same preset and flags")
+    config.save(logdir)
+    return resume_from

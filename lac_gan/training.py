@@ -27,9 +27,9 @@ from tensorflow.core.framework import summary_pb2
 from lac_gan import attention, dataset, losses, vggface
 from lac_gan.au_table import AU_NAMES, NUM_AUS
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
-from lac_gan.checkpoints import CHECKPOINT_PREFIX, checkpoint_step, newest_readable_checkpoint
+from lac_gan.checkpoints import CHECKPOINT_PREFIX, prepare_logdir
 from lac_gan.config import CONFIG_FILE_NAME, LacGanConfig
-from lac_gan.errors import DataError, UsageError, UserError, check_output_dir
+from lac_gan.errors import UsageError, UserError
 from lac_gan.models import LacGanModels
 from lac_gan.progress import Progress
 from lac_gan.synthesis import composed_maps, edit_faces
@@ -367,37 +367,6 @@ def _check_options(config: LacGanConfig, options: TrainingOptions) -> None:
         vggface.read_weights(options.identity_weights)  # a missing or wrong file, before the models are built
 
 
-def _prepare_logdir(config: LacGanConfig, options: TrainingOptions) -> str | None:
-    """Checks the logdir against --resume and --steps, then writes config.json; returns the
-    checkpoint to resume from (the newest readable one), None for a new run."""
-    logdir = check_output_dir("--logdir", options.logdir)
-    has_checkpoint = logdir.is_dir() and tf.train.get_checkpoint_state(str(logdir)) is not None
-    if has_checkpoint and not options.resume:
-        raise UsageError(f"--logdir {logdir} already holds checkpoints: pass --resume to continue, or use a new "
-                         "--logdir")
-    resume_from = None
-    if options.resume:
-        resume_from = newest_readable_checkpoint(logdir) if has_checkpoint else None
-        if resume_from is None:
-            raise UsageError(f"--resume: {logdir} holds no checkpoint to resume from; leave out --resume to start "
-                             "a new run there")
-        step = checkpoint_step(resume_from)
-        if step is not None and step >= options.steps:
-            raise UsageError(f"--steps {options.steps}: {resume_from} is already at step {step}; pass a larger "
-                             "--steps (the global step to stop at) to train further")
-        if (logdir / CONFIG_FILE_NAME).is_file():
-            try:
-                saved = LacGanConfig.load(logdir)
-            except ValueError as error:
-                raise DataError(f"{logdir / CONFIG_FILE_NAME}: unreadable ({error})") from error
-            if saved != config:
-                raise UsageError(f"{logdir / CONFIG_FILE_NAME} differs from this run's config; resume with the same "
-                                 "preset and flags")
-    logdir.mkdir(parents=True, exist_ok=True)
-    config.save(logdir)
-    return resume_from
-
-
 def _set_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose one of {sorted(PRECISIONS)}")
@@ -459,7 +428,7 @@ def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[st
     for au, reason in untrained.items():
         logging.warning("%s is untrained: %s; its region keeps the source pixels in every edit", au, reason)
     config = config.replace(untrained_aus=tuple(untrained))
-    resume_from = _prepare_logdir(config, options)
+    resume_from = prepare_logdir(config, options.logdir, CONFIG_FILE_NAME, options.resume, options.steps)
     files = training_files(config, options)
     trainer = build_trainer(config, options)
     manager = tf.train.CheckpointManager(trainer.checkpoint, options.logdir, options.max_checkpoints,

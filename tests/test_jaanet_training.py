@@ -87,9 +87,13 @@ def test_resume_continues_exactly(easy_data, trained, tmp_path):
         return run_detector_training(CONFIG, DetectorTrainingOptions(
             data_dir=str(easy_data), logdir=str(tmp_path), steps=steps, resume=resume, eval_every=0))
 
+    with pytest.raises(UsageError, match="holds no checkpoint to resume from"):
+        train(2, resume=True)
     first = train(2)
     with pytest.raises(UsageError, match="already holds checkpoints"):
         train(4)
+    with pytest.raises(UsageError, match="--steps 2: .*ckpt-2 is already at step 2"):
+        train(2, resume=True)
     second = train(4, resume=True)
     assert [h["loss/total"] for h in first + second] == [h["loss/total"] for h in trained[1][:4]]
     assert second[-1]["loss/au_softmax"] == trained[1][3]["loss/au_softmax"]

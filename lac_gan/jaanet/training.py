@@ -22,8 +22,8 @@ from absl import logging
 
 from lac_gan import dataset
 from lac_gan.au_table import AU_NAMES, NUM_AUS
-from lac_gan.checkpoints import CHECKPOINT_PREFIX
-from lac_gan.errors import DataError, UsageError
+from lac_gan.checkpoints import CHECKPOINT_PREFIX, prepare_logdir
+from lac_gan.errors import DataError
 from lac_gan.evaluation import metrics
 from lac_gan.jaanet import data, losses
 from lac_gan.jaanet.config import CONFIG_FILE_NAME, JaanetConfig
@@ -139,16 +139,6 @@ def validate(trainer: JaanetTrainer, files: list[str], batch_size: int) -> dict:
             "landmark_error": float(errors.mean()) if len(errors) else None}
 
 
-def _prepare_logdir(config: JaanetConfig, options: DetectorTrainingOptions) -> None:
-    logdir = Path(options.logdir)
-    if tf.train.latest_checkpoint(str(logdir)) is not None and not options.resume:
-        raise UsageError(f"{logdir} already holds checkpoints: pass --resume to continue, or use a new --logdir")
-    if options.resume and (logdir / CONFIG_FILE_NAME).is_file() and JaanetConfig.load(logdir) != config:
-        raise UsageError(f"{logdir / CONFIG_FILE_NAME} differs from this run's configuration; resume with the same "
-                         "preset and flags")
-    config.save(logdir)
-
-
 def _validation_scalars(result: dict) -> dict[str, float]:
     scalars = {f"val/f1/{name}": s["f1"] for name, s in result["scores"].items() if s and s["f1"] is not None}
     if result["mean_f1"] is not None:
@@ -166,13 +156,13 @@ def run_detector_training(config: JaanetConfig, options: DetectorTrainingOptions
     au_weights = losses.au_weights_from_counts(stats.positives, stats.known)
     logging.info("AU weights (from %d training frames): %s", stats.frames,
                  ", ".join(f"{n} {w:.3f}" for n, w in zip(AU_NAMES, au_weights)))
-    _prepare_logdir(config, options)
+    resume_from = prepare_logdir(config, options.logdir, CONFIG_FILE_NAME, options.resume, options.steps)
     trainer = JaanetTrainer(config, au_weights, options.seed)
     manager = tf.train.CheckpointManager(trainer.checkpoint, options.logdir, options.max_checkpoints,
                                          checkpoint_name=CHECKPOINT_PREFIX)
-    if options.resume and manager.latest_checkpoint:
-        trainer.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
-        logging.info("resumed from %s at step %d", manager.latest_checkpoint, int(trainer.step.numpy()))
+    if resume_from is not None:
+        trainer.checkpoint.restore(resume_from).assert_consumed()
+        logging.info("resumed from %s at step %d", resume_from, int(trainer.step.numpy()))
     start = step = int(trainer.step.numpy())
     batches = iter(dataset.make_dataset(train_files, config.image_size, config.batch_size, seed=options.seed,
                                         skip_examples=start * config.batch_size))
