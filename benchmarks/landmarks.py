@@ -17,7 +17,8 @@ cross-validation is the held-out figure):
   one after the other (delete the two outputs in --work_dir to time them again).
 With --openface_bin, people the mapping never saw: the fixture photos and video frames
 (../shared/fixtures/faces, sequence) with OpenFace's own 68 points as the reference (its fits below
-DEFAULT_MIN_CONFIDENCE left out), the shipped fit against dlib's points mapped by index.
+DEFAULT_MIN_CONFIDENCE left out), the shipped fit against dlib's points mapped by index; --figure
+draws the photos' points (docs/landmarks_fixtures.png).
 Prints JSON (the figures of docs/benchmarks.md "Per-face landmarks").
 """
 from __future__ import annotations
@@ -109,8 +110,9 @@ def point_errors(redetect_every: int = 10) -> dict:
             "nme_fitted_p95_per_frame": round(float(np.percentile(fitted.mean(axis=1), 95)), 4)}
 
 
-def held_out_people(openface_bin: str, work_dir: Path) -> dict:
-    """The shipped fit and dlib's index mapping against OpenFace on the fixture photos and frames."""
+def held_out_people(openface_bin: str, work_dir: Path, figure: list | None = None) -> dict:
+    """The shipped fit and dlib's index mapping against OpenFace on the fixture photos and frames;
+    `figure` collects an overlay tile of each judged photo."""
     from lac_gan import landmarks
     from lac_gan.evaluation import openface
     from lac_gan.face_detection import FaceDetector
@@ -134,8 +136,36 @@ def held_out_people(openface_bin: str, work_dir: Path) -> dict:
         fitted.append(points)
         by_index.append(landmarks.landmarks49_from_68(fitter.dlib68(image, face.points5)))
         reference.append(truth)
+        if figure is not None and image_path.parent.name == "faces":
+            figure.append(_overlay(image, points, truth))
     return {"left_out": left_out, "fitted": judge(np.array(fitted), np.array(reference), 200),
             "dlib_by_index": judge(np.array(by_index), np.array(reference), 200)}
+
+
+def _overlay(image: np.ndarray, fitted: np.ndarray, reference: np.ndarray, size: int = 300):
+    """The face aligned from OpenFace's points: ours green, OpenFace's red, AU centres as squares."""
+    from PIL import Image, ImageDraw
+
+    from lac_gan import alignment, attention
+    matrix = alignment.jaanet_transform(reference, size)
+    tile = Image.fromarray(alignment.warp_image(image, matrix, size))
+    draw = ImageDraw.Draw(tile)
+    for points, colour in ((reference, (255, 40, 40)), (fitted, (40, 255, 40))):
+        crop_points = alignment.transform_points(matrix, points)
+        for x, y in crop_points:
+            draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
+        for x, y in attention.au_centres(crop_points).reshape(-1, 2):
+            draw.rectangle([x - 4, y - 4, x + 4, y + 4], outline=colour)
+    return tile
+
+
+def save_figure(tiles: list, path: Path) -> None:
+    from PIL import Image
+    side = tiles[0].size[0]
+    canvas = Image.new("RGB", (side * len(tiles), side))
+    for i, tile in enumerate(tiles):
+        canvas.paste(tile, (i * side, 0))
+    canvas.save(path)
 
 
 def main() -> None:
@@ -144,6 +174,8 @@ def main() -> None:
     parser.add_argument("--work_dir", required=True, help="where the two conversions without files are written")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--openface_bin", help="OpenFace's FeatureExtraction: also judge on the fixture faces")
+    parser.add_argument("--figure", type=Path, help="with --openface_bin: a PNG of the fixture photos, ours green, "
+                        "OpenFace's red (points, and AU centres as squares)")
     args = parser.parse_args()
     if not VIDEO_AU.is_dir():
         sys.exit(f"{VIDEO_AU} is absent")
@@ -154,7 +186,10 @@ def main() -> None:
         speed = convert(source, out, args.workers) if not (out / "manifest.json").exists() else None
         results[source] = {"conversion": speed, "au_centre_shift": centre_shift(stored_centres(out), reference)}
     if args.openface_bin:
-        results["held_out_people"] = held_out_people(args.openface_bin, Path(args.work_dir))
+        tiles = [] if args.figure else None
+        results["held_out_people"] = held_out_people(args.openface_bin, Path(args.work_dir), tiles)
+        if tiles:
+            save_figure(tiles, args.figure)
     print(json.dumps(results, indent=1))
 
 
