@@ -87,11 +87,12 @@ def checkpoint_logdir(checkpoint_path: str) -> Path:
     return Path(checkpoint_path).parent
 
 
-def prepare_logdir(config, logdir: str, config_file_name: str, resume: bool, steps: int) -> str | None:
-    """A trainer's logdir checked against --resume and --steps, then `config` (LacGanConfig or
-    JaanetConfig) saved in it as `config_file_name`; returns the checkpoint to resume from (the
-    newest readable one), None for a new run. A saved configuration must equal this run's."""
+def prepare_logdir(config, logdir: str, resume: bool, steps: int) -> str | None:
+    """A trainer's logdir checked against --resume and --steps, then `config` (a SavedConfig:
+    LacGanConfig or JaanetConfig) saved in it; returns the checkpoint to resume from (the newest
+    readable one), None for a new run. A saved configuration must equal this run's."""
     logdir = check_output_dir("--logdir", logdir)
+    config_path = logdir / config.FILE_NAME
     has_checkpoint = logdir.is_dir() and tf.train.get_checkpoint_state(str(logdir)) is not None
     if has_checkpoint and not resume:
         raise UsageError(f"--logdir {logdir} already holds checkpoints: pass --resume to continue, or use a new "
@@ -106,13 +107,13 @@ def prepare_logdir(config, logdir: str, config_file_name: str, resume: bool, ste
         if step is not None and step >= steps:
             raise UsageError(f"--steps {steps}: {resume_from} is already at step {step}; pass a larger "
                              "--steps (the global step to stop at) to train further")
-        if (logdir / config_file_name).is_file():
+        if config_path.is_file():
             try:
                 saved = type(config).load(logdir)
             except (ValueError, TypeError) as error:
-                raise DataError(f"{logdir / config_file_name}: unreadable ({error})") from error
+                raise DataError(f"{config_path}: unreadable ({error})") from error
             if saved != config:
-                raise UsageError(f"{logdir / config_file_name} differs from this run's configuration; resume with "
+                raise UsageError(f"{config_path} differs from this run's configuration; resume with "
                                  "the same preset and flags")
     config.save(logdir)
     return resume_from

@@ -9,19 +9,44 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from lac_gan.au_table import AU_NAMES, NUM_AUS
+from lac_gan.errors import DataError
 from lac_gan.json_files import write_json_atomic
-
-CONFIG_FILE_NAME = "config.json"
 
 # Paper §3.1 / §4.1: VGG-Face layers of Eq. 4 and their weights alpha_1..alpha_5.
 PAPER_IDENTITY_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 PAPER_IDENTITY_LAYER_WEIGHTS = (0.5, 0.9, 0.75, 1.0, 1.0)
 
 
+class SavedConfig:
+    """save / load of a frozen configuration dataclass kept as FILE_NAME in its logdir (LacGanConfig,
+    JaanetConfig)."""
+    FILE_NAME: ClassVar[str]
+    LOGDIR_KIND: ClassVar[str]  # what makes such a logdir, for the message when the file is missing
+
+    def save(self, directory: str | Path) -> Path:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        return write_json_atomic(Path(directory) / self.FILE_NAME, dataclasses.asdict(self))
+
+    @classmethod
+    def load(cls, directory: str | Path):
+        path = Path(directory) / cls.FILE_NAME
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no {cls.FILE_NAME}; is {directory} {cls.LOGDIR_KIND}?")
+        values = json.loads(path.read_text())
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise DataError(f"{path}: unknown fields {unknown}; written by another version of lacgan?")
+        # JSON has lists where the configurations have tuples.
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
 @dataclass(frozen=True)
-class LacGanConfig:
+class LacGanConfig(SavedConfig):
+    FILE_NAME: ClassVar[str] = "config.json"
+    LOGDIR_KIND: ClassVar[str] = "a training logdir"
     # Data and latent space.
     image_size: int = 200  # paper: 200 x 200 x 3 aligned faces
     z_dim: int = 60  # paper: N_z = 60, and the tiled label is 60-dimensional too
@@ -112,26 +137,6 @@ class LacGanConfig:
             except (ValueError, KeyError) as error:
                 raise ValueError(f"{item!r}: {name} takes a {type(current).__name__}") from error
         return self.replace(**changes)
-
-    @classmethod
-    def from_json(cls, text: str) -> "LacGanConfig":
-        values = json.loads(text)
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ValueError(f"unknown config fields {unknown}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
-
-    def save(self, directory: str | Path) -> Path:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        return write_json_atomic(Path(directory) / CONFIG_FILE_NAME, dataclasses.asdict(self))
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "LacGanConfig":
-        path = Path(directory) / CONFIG_FILE_NAME
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no {CONFIG_FILE_NAME}; is {directory} a training logdir?")
-        return cls.from_json(path.read_text())
 
 
 def paper() -> LacGanConfig:

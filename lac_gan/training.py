@@ -28,7 +28,7 @@ from lac_gan import attention, dataset, losses, vggface
 from lac_gan.au_table import AU_NAMES, NUM_AUS
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
 from lac_gan.checkpoints import CHECKPOINT_PREFIX, prepare_logdir
-from lac_gan.config import CONFIG_FILE_NAME, LacGanConfig
+from lac_gan.config import LacGanConfig
 from lac_gan.errors import UsageError, UserError
 from lac_gan.models import LacGanModels
 from lac_gan.progress import Progress
@@ -428,7 +428,7 @@ def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[st
     for au, reason in untrained.items():
         logging.warning("%s is untrained: %s; its region keeps the source pixels in every edit", au, reason)
     config = config.replace(untrained_aus=tuple(untrained))
-    resume_from = prepare_logdir(config, options.logdir, CONFIG_FILE_NAME, options.resume, options.steps)
+    resume_from = prepare_logdir(config, options.logdir, options.resume, options.steps)
     files = training_files(config, options)
     trainer = build_trainer(config, options)
     manager = tf.train.CheckpointManager(trainer.checkpoint, options.logdir, options.max_checkpoints,

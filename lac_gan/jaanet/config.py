@@ -6,14 +6,10 @@ The `paper` preset is PyTorch-JAANet v1's `train_JAAv1.py` defaults (see docs/pa
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
+from typing import ClassVar
 
 from lac_gan import attention
-from lac_gan.errors import DataError
-from lac_gan.json_files import write_json_atomic
-
-CONFIG_FILE_NAME = "jaanet_config.json"
+from lac_gan.config import SavedConfig
 # Region learning partitions the crop, then the crop halved, into 8 x 8 cells; the feature stacks
 # after it pool 3 more times, so they need at least 8 x 8 region features (crop 32).
 CROP_MULTIPLE = 16
@@ -21,7 +17,9 @@ MIN_CROP = 32
 
 
 @dataclasses.dataclass(frozen=True)
-class JaanetConfig:
+class JaanetConfig(SavedConfig):
+    FILE_NAME: ClassVar[str] = "jaanet_config.json"
+    LOGDIR_KIND: ClassVar[str] = "a `lacgan train-detector` logdir (or a converted official model)"
     image_size: int = 200  # the aligned faces the records hold
     crop_size: int = 176  # random crop in training, centre crop at test
     unit_dim: int = 8  # width: layers have 4, 8, 12, 16, 20, 64 x unit_dim channels
@@ -69,22 +67,6 @@ class JaanetConfig:
 
     def replace(self, **changes) -> "JaanetConfig":
         return dataclasses.replace(self, **changes)
-
-    def save(self, directory: str | Path) -> Path:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        return write_json_atomic(Path(directory) / CONFIG_FILE_NAME, dataclasses.asdict(self))
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "JaanetConfig":
-        path = Path(directory) / CONFIG_FILE_NAME
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no {CONFIG_FILE_NAME}; is {directory} a `lacgan train-detector` "
-                                    "logdir (or a converted official model)?")
-        values = json.loads(path.read_text())
-        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
-            raise DataError(f"{path}: unknown fields {unknown}; written by another version of lacgan?")
-        return cls(**values)
 
 
 def paper() -> JaanetConfig:

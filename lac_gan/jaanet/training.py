@@ -26,7 +26,7 @@ from lac_gan.checkpoints import CHECKPOINT_PREFIX, prepare_logdir
 from lac_gan.errors import DataError
 from lac_gan.evaluation import metrics
 from lac_gan.jaanet import data, losses
-from lac_gan.jaanet.config import CONFIG_FILE_NAME, JaanetConfig
+from lac_gan.jaanet.config import JaanetConfig
 from lac_gan.jaanet.model import build_model, present_probability
 from lac_gan.progress import Progress
 from lac_gan.training import check_finite, write_scalars
@@ -156,7 +156,7 @@ def run_detector_training(config: JaanetConfig, options: DetectorTrainingOptions
     au_weights = losses.au_weights_from_counts(stats.positives, stats.known)
     logging.info("AU weights (from %d training frames): %s", stats.frames,
                  ", ".join(f"{n} {w:.3f}" for n, w in zip(AU_NAMES, au_weights)))
-    resume_from = prepare_logdir(config, options.logdir, CONFIG_FILE_NAME, options.resume, options.steps)
+    resume_from = prepare_logdir(config, options.logdir, options.resume, options.steps)
     trainer = JaanetTrainer(config, au_weights, options.seed)
     manager = tf.train.CheckpointManager(trainer.checkpoint, options.logdir, options.max_checkpoints,
                                          checkpoint_name=CHECKPOINT_PREFIX)
