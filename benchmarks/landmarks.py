@@ -41,8 +41,7 @@ FIXTURES = REPO.parent / "shared" / "fixtures"
 
 from benchmarks.convert_and_read import timed_conversion  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
-from lac_gan.au_table import AU_NAMES  # noqa: E402
-from tfrecords_tools.fit_landmark_mapping import OUTER_EYE_CORNERS_49, judge  # noqa: E402
+from tfrecords_tools.fit_landmark_mapping import OUTER_EYE_CORNERS_49, frame_point_errors, judge, shift_figures  # noqa: E402
 
 
 def convert(source: str, out: Path, workers: int) -> dict:
@@ -67,12 +66,7 @@ def stored_centres(out: Path) -> dict[tuple[str, str, int], np.ndarray]:
 def centre_shift(ours: dict, reference: dict) -> dict:
     keys = sorted(set(ours) & set(reference))
     shift = np.stack([np.linalg.norm(ours[k] - reference[k], axis=-1) for k in keys])  # [frames, 12, 2]
-    mouth = [AU_NAMES.index(n) for n in ("AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24")]
-    return {"frames": len(keys), "mean_px": round(float(shift.mean()), 2),
-            "p95_px": round(float(np.percentile(shift, 95)), 2),
-            "mouth_aus_mean_px": round(float(shift[:, mouth].mean()), 2),
-            "mouth_aus_p95_px": round(float(np.percentile(shift[:, mouth], 95)), 2),
-            "per_au_mean_px": {name: round(float(v), 2) for name, v in zip(AU_NAMES, shift.mean(axis=(0, 2)))}}
+    return {"frames": len(keys), **shift_figures(shift)}
 
 
 def point_errors(redetect_every: int = 10) -> dict:
@@ -85,7 +79,7 @@ def point_errors(redetect_every: int = 10) -> dict:
     tracker, fitter = FaceTracker(FaceDetector(), redetect_every), LandmarkFitter()
     canonical = alignment.canonical_landmarks49(200)
     template = alignment.canonical_five_points(200)
-    fitted, placed, refused, seconds = [], [], 0, 0.0
+    fitted, placed, truths, refused, seconds = [], [], [], 0, 0.0
     for video in sorted((VIDEO_AU / "images").glob("*/*")):
         tracker.reset()
         for path in sorted(video.glob("*.jpg"), key=lambda p: int(p.stem)):
@@ -98,16 +92,17 @@ def point_errors(redetect_every: int = 10) -> dict:
             points = fitter.fit(image, face.points5)
             seconds += time.perf_counter() - started
             to_frame = alignment.invert_transform(alignment.similarity_transform(face.points5, template))
-            interocular = np.linalg.norm(truth[OUTER_EYE_CORNERS_49[0]] - truth[OUTER_EYE_CORNERS_49[1]])
-            placed.append(np.linalg.norm(alignment.transform_points(to_frame, canonical) - truth, axis=1) / interocular)
+            placed.append(alignment.transform_points(to_frame, canonical))
             if points is None:
                 refused += 1
-                points = alignment.transform_points(to_frame, canonical)
-            fitted.append(np.linalg.norm(points - truth, axis=1) / interocular)
-    fitted, placed = np.array(fitted), np.array(placed)
+                points = placed[-1]
+            fitted.append(points)
+            truths.append(truth)
+    fitted = frame_point_errors(np.array(fitted), np.array(truths))
+    placed = frame_point_errors(np.array(placed), np.array(truths))
     return {"frames": len(fitted), "fit_refused": refused, "fit_ms_per_face": round(1000 * seconds / len(fitted), 2),
             "nme_fitted": round(float(fitted.mean()), 4), "nme_canonical": round(float(placed.mean()), 4),
-            "nme_fitted_p95_per_frame": round(float(np.percentile(fitted.mean(axis=1), 95)), 4)}
+            "nme_fitted_p95_per_frame": round(float(np.percentile(fitted, 95)), 4)}
 
 
 def held_out_people(openface_bin: str, work_dir: Path, figure: list | None = None) -> dict:

@@ -164,9 +164,11 @@ class LandmarkMapping:
     def __call__(self, dlib68: np.ndarray, mesh468: np.ndarray) -> np.ndarray:
         return (1 - self.mesh_weight) * self.dlib68(dlib68) + self.mesh_weight * self.mesh468(mesh468)
 
+    MODELS = ("dlib68", "mesh468")  # the fields holding a LinearMapping, and their keys' prefixes in the file
+
     def save(self, path: Path) -> None:
         arrays = {f"{name}/{field.name}": getattr(getattr(self, name), field.name)
-                  for name in ("dlib68", "mesh468") for field in dataclasses.fields(LinearMapping)}
+                  for name in self.MODELS for field in dataclasses.fields(LinearMapping)}
         # float32 halves the file; the mapped points move by under 1e-4 px.
         arrays = {key: a.astype(np.float32) if a.dtype == np.float64 else a for key, a in arrays.items()}
         with open(path, "wb") as file:
@@ -178,7 +180,7 @@ class LandmarkMapping:
             with np.load(path) as arrays:
                 mappings = {name: LinearMapping(**{f.name: arrays[f"{name}/{f.name}"]
                                                    for f in dataclasses.fields(LinearMapping)})
-                            for name in ("dlib68", "mesh468")}
+                            for name in cls.MODELS}
                 return cls(**mappings, mesh_weight=float(arrays["mesh_weight"]), about=json.loads(str(arrays["about"])))
         except FileNotFoundError as error:
             raise LandmarkModelMissing(f"the landmark mapping {path} is missing: reinstall lacgan, or "
@@ -188,10 +190,16 @@ class LandmarkMapping:
                                        "lacgan, or refit it with python -m tfrecords_tools.fit_landmark_mapping") from error
 
 
+def eye_and_mouth_centres(points5: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The eye centre and the mouth centre of 5 points (FIVE_POINT_NAMES): their distance is the unit
+    of the boxes both models are given."""
+    points5 = np.asarray(points5, dtype=np.float64)
+    return points5[:2].mean(axis=0), points5[3:].mean(axis=0)
+
+
 def predictor_box(points5: np.ndarray) -> tuple[int, int, int, int]:
     """(left, top, right, bottom) of the square the predictor refines, from 5 points (FIVE_POINT_NAMES)."""
-    points5 = np.asarray(points5, dtype=np.float64)
-    eyes, mouth = points5[:2].mean(axis=0), points5[3:].mean(axis=0)
+    eyes, mouth = eye_and_mouth_centres(points5)
     length = np.linalg.norm(mouth - eyes)
     centre = (eyes + mouth) / 2 + BOX_SHIFT * (mouth - eyes)
     half = BOX_HALF_SIDE * length
@@ -248,7 +256,7 @@ class LandmarkFitter:
     def mesh468(self, image: np.ndarray, points5: np.ndarray) -> np.ndarray:
         """The face mesh's 468 points [468, 2] in photo pixels."""
         points5 = np.asarray(points5, dtype=np.float64)
-        eyes, mouth = points5[:2].mean(axis=0), points5[3:].mean(axis=0)
+        eyes, mouth = eye_and_mouth_centres(points5)
         dx, dy = points5[1] - points5[0]
         mesh = self._run_mesh(image, points5.mean(axis=0), MESH_FIRST_SIDE * np.linalg.norm(mouth - eyes),
                               np.arctan2(dy, dx))
