@@ -180,6 +180,16 @@ def test_converter_fits_each_frame_by_default(tree, tmp_path):
     assert any(np.abs(r["au_centres"] - canonical_centres).max() > 0.5 for r in records)
 
 
+def test_a_resumed_conversion_refuses_shards_of_another_mapping(tree, tmp_path, monkeypatch):
+    convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"), settings=convert.Settings(image_size=SIZE))
+    refitted = tmp_path / "refitted.npz"
+    refitted.write_bytes(landmarks.MAPPING_PATH.read_bytes() + b" ")  # other bytes, as a refit gives
+    monkeypatch.setattr(convert, "MAPPING_PATH", refitted)
+    with pytest.raises(convert.ConvertError, match="converted with other settings"):
+        convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"),
+                        settings=convert.Settings(image_size=SIZE))
+
+
 def test_refused_fits_fall_back_to_the_canonical_face_and_are_counted(tree, tmp_path, monkeypatch):
     monkeypatch.setattr(landmarks, "MAX_DISAGREEMENT", 0.0)  # every fit disagrees with MTCNN now
     manifest = convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"),

@@ -76,7 +76,8 @@ flags.DEFINE_string("landmarks_root", None, "Optional 49-point landmarks: <landm
 flags.DEFINE_enum("landmarks", None, LANDMARK_SOURCES, "Where each frame's 49 landmarks (alignment, AU centres "
                   "and maps) come from: 'files' (--landmarks_root), 'fitted' (on MTCNN's face: dlib's 68 points and "
                   "MediaPipe's face mesh, mapped to OpenFace's 49; README 'Per-face landmarks'), "
-                  "'mtcnn_canonical' (none: MTCNN's 5 points onto the canonical face, its centres for every frame). Default: 'files' with --landmarks_root, else 'fitted'.")
+                  "'mtcnn_canonical' (none: MTCNN's 5 points onto the canonical face, its centres for every "
+                  "frame). Default: 'files' with --landmarks_root, else 'fitted'.")
 flags.DEFINE_integer("workers", os.cpu_count(), "Worker processes (one MTCNN each); 1 = in this process.")
 flags.DEFINE_string("folds", "jaanet", "'jaanet' (JAA-Net's 3 subject parts) or a JSON file "
                     "{\"part name\": [subjects, ...], ...}.")
@@ -114,6 +115,7 @@ class Settings:
     redetect_every: int = 10
     detect_size: int = 480
     landmarks: str | None = None  # a LANDMARK_SOURCES; None: 'files' with a landmarks_root, else 'fitted'
+    landmark_mapping_sha256: str | None = None  # with 'fitted': the mapping that made the points
     schema_version: int = record_schema.SCHEMA_VERSION
 
     def resolved(self, landmarks_root: str | None) -> Settings:
@@ -479,9 +481,7 @@ def build_manifest(parts: dict[str, list[str]], settings: Settings, results: dic
             "written": sum(s["written"] for s in sidecars),
             "skipped": skipped_frames.to_dict(),
             "landmarks": settings.landmarks,
-            # which fitted mapping made the points (refitting it changes them)
-            "landmark_mapping_sha256": (hashlib.sha256(MAPPING_PATH.read_bytes()).hexdigest()
-                                        if settings.landmarks == LANDMARKS_FITTED else None),
+            "landmark_mapping_sha256": settings.landmark_mapping_sha256,
             "landmark_fallbacks_to_canonical": fallbacks.to_dict(),
             "full_detections": sum(s["full_detections"] for s in sidecars),
             "onet_refinements": sum(s["onet_refinements"] for s in sidecars),
@@ -561,6 +561,9 @@ def convert(bp4d_root: str, labels_root: str, out_dir: str, *, landmarks_root: s
         except LandmarkModelMissing as error:
             raise ConvertError(f"--landmarks {LANDMARKS_FITTED}: {error}; or choose --landmarks "
                                f"{LANDMARKS_CANONICAL}") from error
+        # Refitting the mapping changes the points: a resumed run must not mix two mappings' shards.
+        settings = dataclasses.replace(settings,
+                                       landmark_mapping_sha256=hashlib.sha256(MAPPING_PATH.read_bytes()).hexdigest())
     parts = load_parts(folds)
     videos, video_problems = discover(Path(bp4d_root), Path(labels_root))
     jobs, unassigned = make_jobs(videos, parts, Path(out_dir), landmarks_root, settings, video_problems)
