@@ -1,7 +1,7 @@
 """Editing photos: any photo in, chosen AUs switched on or off, the same photo out.
 
-For each face: MTCNN's 5 points -> the face's own 49 landmarks (`lac_gan.landmarks`, dlib's 68-point
-predictor) -> JAA-Net's alignment rule and the AU centres of those landmarks (as the converter does by
+For each face: MTCNN's 5 points -> the face's own 49 landmarks (`lac_gan.landmarks`: dlib's and
+MediaPipe's models, mapped to OpenFace's 49 points) -> JAA-Net's alignment rule and the AU centres of those landmarks (as the converter does by
 default) -> the aligned S x S crop -> the generator, with attention maps for the chosen AUs only (the other
 AUs' maps are zero, so by Eq. 2 their regions stay exactly as they were) -> the result warped back
 with the inverse transform and blended into the photo with the same Eq. 2 weights. Pixels outside

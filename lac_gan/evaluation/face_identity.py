@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from lac_gan import landmarks
+from lac_gan.synthesis import to_uint8
 
 IDENTITY_MODELS = ("vggface", "dlib")
 # The deepest layer keras-vggface's no-top weights have: the identity descriptor compared.
@@ -97,8 +98,8 @@ class DlibDescriptors:
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         descriptors = []
-        for image in np.asarray(images):
-            pixels = np.ascontiguousarray(np.clip(np.round((image + 1.0) * 127.5), 0, 255).astype(np.uint8))
+        for pixels in to_uint8(np.asarray(images, np.float32)).numpy():
+            pixels = np.ascontiguousarray(pixels)
             side = pixels.shape[0]
             margin = int(round(CROP_MARGIN * side))
             shape = self._predictor(pixels, self._dlib.rectangle(margin, margin, side - 1 - margin, side - 1 - margin))
