@@ -17,6 +17,7 @@ from lac_gan.errors import UserError
 
 COMMANDS = {
     "convert": ("tfrecords_tools.convert", "BP4D images + AU_OCC CSVs -> aligned TFRecords with attention maps"),
+    "label": ("lac_gan.commands.label", "AU labels and 49 landmarks for any photos or video frames, by OpenFace"),
     "train": ("lac_gan.commands.train", "train LAC-GAN (or --demo: the whole path on a bundled face)"),
     "evaluate": ("lac_gan.commands.evaluate", "the paper's Table 1: AU detection on real vs synthetic faces"),
     "edit": ("lac_gan.commands.edit", "switch chosen AUs on/off in any photo"),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import fcntl
 import hashlib
 import json
 import multiprocessing
@@ -41,6 +40,7 @@ from lac_gan.bp4d import JAANET_FOLD_TEST_PART, JAANET_PARTS, UNKNOWN_LABEL, fol
 from lac_gan.cli import run_absl
 from lac_gan.dataset import MANIFEST_NAME
 from lac_gan.errors import UsageError, UserError, check_output_dir
+from lac_gan.folder_lock import lock_folder
 from lac_gan.image_io import ImageReadError, read_rgb
 from lac_gan.json_files import write_json_atomic
 from lac_gan.landmarks import MAPPING_PATH
@@ -518,21 +518,8 @@ def make_jobs(videos: list[Video], parts: dict[str, list[str]], out_dir: Path, l
 
 
 def lock_out_dir(out_dir: Path):
-    """An exclusive lock on out_dir for this run: a second converter there would write the same
-    partial shards. The kernel releases it when this process ends, however it ends."""
-    lock = (out_dir / LOCK_NAME).open("a+")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as error:
-        lock.seek(0)
-        holder = lock.read().strip() or "unknown"
-        lock.close()
-        raise ConversionFailed(f"--out_dir {out_dir}: another converter (pid {holder}) is writing there; wait "
-                               "for it to finish, then run this command again to complete the set") from error
-    lock.truncate(0)
-    lock.write(str(os.getpid()))
-    lock.flush()
-    return lock
+    """This run's lock on out_dir: a second converter there would write the same partial shards."""
+    return lock_folder(out_dir, "--out_dir", "converter", LOCK_NAME)
 
 
 def prepare_out_dir(out_dir: str) -> Path:

@@ -180,9 +180,9 @@ def run_feature_extraction(binary: str, image_paths: list[Path], out_dir: Path, 
     log.unlink(missing_ok=True)
     for start in range(0, len(image_paths), IMAGES_PER_CALL):
         chunk = slice(start, start + IMAGES_PER_CALL)
-        _run(feature_extraction_command(binary, image_paths[chunk], out_dir, extra_args),
-             describe_run(binary, image_paths[chunk], out_dir, extra_args), timeout_s, log,
-             lambda: progress.advance_to(start + sum(p.is_file() for p in csv_paths[chunk])))
+        run_openface_call(feature_extraction_command(binary, image_paths[chunk], out_dir, extra_args),
+                          describe_run(binary, image_paths[chunk], out_dir, extra_args), timeout_s, log,
+                          lambda: progress.advance_to(start + sum(p.is_file() for p in csv_paths[chunk])))
     written = [path if path.is_file() else None for path in csv_paths]
     if image_paths and not any(written):
         raise OpenFaceError(f"`{describe_run(binary, image_paths, out_dir, extra_args)}` exited normally "
@@ -191,7 +191,8 @@ def run_feature_extraction(binary: str, image_paths: list[Path], out_dir: Path, 
     return written
 
 
-def _run(command: list[str], printable: str, timeout_s: float | None, log: Path, report_progress) -> None:
+def run_openface_call(command: list[str], printable: str, timeout_s: float | None, log: Path,
+                      report_progress) -> None:
     """Runs one FeatureExtraction call, its output appended to `log`, calling `report_progress`
     while it runs; one that runs past `timeout_s` is killed with all its children."""
     with log.open("a+") as output:

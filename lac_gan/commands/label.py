@@ -1,0 +1,60 @@
+"""`lacgan label` (= `python -m tfrecords_tools.label`): AU occurrence labels and 49 landmarks for any
+photo collection (`--mode photos`, one folder per person) or BP4D-layout video frames (`--mode
+frames`) by OpenFace 2.x, written in BP4D's layout for `lacgan convert`; `--combine` joins labelled
+folders. The work is in tfrecords_tools/label.py; this module holds the flags."""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from absl import flags
+
+from lac_gan.errors import UsageError
+from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE
+from tfrecords_tools.label import MANIFEST_NAME, MODE_FRAMES, MODE_PHOTOS, combine, label
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("mode", MODE_PHOTOS, (MODE_PHOTOS, MODE_FRAMES),
+                  "photos: --images holds one folder per person with photos inside; frames: --images is "
+                  "BP4D's layout <Subject>/<Task>/<frame>.jpg, each task one video.")
+flags.DEFINE_string("images", None, "The photos or frames to label (see --mode).")
+flags.DEFINE_string("out_dir", None, "Output folder in BP4D's layout (images/, AU_OCC/, landmarks_49/), "
+                    "sources.csv, folds.json and label_manifest.json.")
+flags.DEFINE_string("openface_bin", None, "OpenFace 2.x FeatureExtraction (or set OPENFACE_BIN); the "
+                    "FaceLandmarkImg of the same build must be in the same folder (--mode photos uses it).")
+flags.DEFINE_float("min_confidence", DEFAULT_MIN_CONFIDENCE, "Faces OpenFace fits with a lower confidence "
+                   "are left out (counted as low_confidence), never labelled 0.")
+flags.DEFINE_integer("workers", os.cpu_count(), "OpenFace processes run in parallel.")
+flags.DEFINE_integer("photos_per_call", 100, "Photos per FaceLandmarkImg call (and per saved unit of work).")
+flags.DEFINE_string("folds", None, "--mode frames: a JSON file {\"part\": [subjects]} whose parts are kept "
+                    "in folds.json; without it (and in photos mode) subjects are spread over three parts.")
+flags.DEFINE_string("subject_prefix", "S", "--mode photos: generated subject ids are this prefix and a number.")
+flags.DEFINE_string("openface_args", "", "Extra arguments passed to OpenFace (e.g. '-mloc model/...').")
+flags.DEFINE_float("openface_timeout", 1800.0, "Seconds one OpenFace call may run before it is killed.")
+flags.DEFINE_list("combine", None, "Join labelled folders (outputs of this command) into --out_dir, by "
+                  "links; subject ids must differ between them.")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise UsageError(f"unexpected arguments: {argv[1:]}")
+    if not FLAGS.out_dir:
+        raise UsageError("--out_dir is required")
+    command = shlex.join(sys.argv)  # as typed: `lacgan label ...` or the module's path and flags
+    if FLAGS.combine:
+        manifest = combine(FLAGS.combine, FLAGS.out_dir, command)
+        print(f"[label] combined {manifest['counts']['labelled']} labelled frames of "
+              f"{manifest['counts']['subjects_labelled']} subjects into {FLAGS.out_dir}", file=sys.stderr)
+        return
+    if not FLAGS.images:
+        raise UsageError("--images is required (or --combine)")
+    manifest = label(FLAGS.images, FLAGS.out_dir, FLAGS.openface_bin, mode=FLAGS.mode,
+                     min_confidence=FLAGS.min_confidence, workers=FLAGS.workers,
+                     photos_per_call=FLAGS.photos_per_call, folds=FLAGS.folds, subject_prefix=FLAGS.subject_prefix,
+                     openface_args=FLAGS.openface_args, openface_timeout=FLAGS.openface_timeout, command=command)
+    counts = manifest["counts"]
+    print(f"[label] labelled {counts['labelled']} of {counts['inputs']} {FLAGS.mode} "
+          f"({counts['subjects_labelled']} subjects); skipped {counts['skipped']['counts']}; "
+          f"manifest: {Path(FLAGS.out_dir) / MANIFEST_NAME}", file=sys.stderr)
