@@ -213,3 +213,12 @@ def test_real_openface_labels_agree_with_a_direct_run_and_convert(real_openface,
                                 settings=convert.Settings(image_size=64, landmarks="files"))
     assert converted["frames"]["written"] == 4
     assert os.listdir(tmp_path / "records")
+
+
+def test_subjects_are_spread_evenly_in_frames_and_people():
+    frames = {"Bush": 9, **{f"P{i}": 1 for i in range(12)}, "Two": 2}
+    parts = label.spread_over_parts(frames)
+    assert sorted(s for members in parts.values() for s in members) == sorted(frames)
+    totals = sorted(sum(frames[s] for s in members) for members in parts.values())
+    assert totals == [7, 7, 9]  # the 9-photo person's part is filled last, so it gets no one else
+    assert sorted(len(members) for members in parts.values()) == [1, 6, 7]

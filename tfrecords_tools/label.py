@@ -372,18 +372,27 @@ def load_folds(path: str) -> dict[str, list[str]]:
     return parts
 
 
-def spread_over_parts(subjects: list[str]) -> dict[str, list[str]]:
-    """Subjects in turn into part1, part2, part3: even counts, every subject in exactly one part."""
-    return {part: [s for i, s in enumerate(subjects) if i % len(PARTS) == k] for k, part in enumerate(PARTS)}
+def spread_over_parts(frames_per_subject: dict[str, int]) -> dict[str, list[str]]:
+    """Every subject in exactly one of three parts, even in frames and in people: the subjects with
+    most frames first, each into the part with fewest frames so far (then fewest people). Round
+    robin by name would not do: LFW has one person with 530 photos and thousands with one."""
+    parts = {part: [] for part in PARTS}
+    frames = {part: 0 for part in PARTS}
+    for subject in sorted(frames_per_subject, key=lambda s: (-frames_per_subject[s], s)):
+        part = min(PARTS, key=lambda p: (frames[p], len(parts[p]), p))
+        parts[part].append(subject)
+        frames[part] += frames_per_subject[subject]
+    return {part: sorted(members) for part, members in parts.items()}
 
 
-def assign_parts(subjects: list[str], given: dict[str, list[str]] | None, problems: Problems) -> dict[str, list[str]]:
+def assign_parts(frames_per_subject: dict[str, int], given: dict[str, list[str]] | None,
+                 problems: Problems) -> dict[str, list[str]]:
+    """The given parts (subjects not in them counted), else the subjects spread evenly."""
     if given is None:
-        return spread_over_parts(subjects)
-    present = set(subjects)
-    parts = {part: [s for s in members if s in present] for part, members in given.items()}
+        return spread_over_parts(frames_per_subject)
+    parts = {part: [s for s in members if s in frames_per_subject] for part, members in given.items()}
     listed = {s for members in given.values() for s in members}
-    for subject in subjects:
+    for subject in sorted(frames_per_subject):
         if subject not in listed:
             problems.add("subject_not_in_folds", subject)
     return parts
@@ -564,7 +573,11 @@ def label(images: str, out_dir: str, openface_bin: str | None, *, mode: str = MO
                 problems.add("subject_without_usable_photo", f"{subject} ({names.get(subject, subject)})")
         for subject in empty:
             problems.add("subject_without_usable_photo", f"{subject} ({names[subject]}: no photo file)")
-        parts = assign_parts([s for s in subjects if s in usable], given_folds, problems)
+        frames_per_subject = {s: 0 for s in subjects if s in usable}
+        for result in results:
+            if "labels" in result:
+                frames_per_subject[result["subject"]] += 1
+        parts = assign_parts(frames_per_subject, given_folds, problems)
         write_layout(out, results, images_root.resolve())
         write_json_atomic(out / FOLDS_NAME, parts)
         manifest = {
