@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     # absl's --help shows the main module's docstring and the key flags of sys.argv[0]: make both
     # the command's.
     program = f"lacgan {command}"
-    sys.argv[0] = program
+    sys.argv[:] = [program] + argv[2:]  # what the command sees and records in manifests: `lacgan label --flags`
     sys.modules["__main__"].__doc__ = module.__doc__
     for flag in flags.FLAGS.get_key_flags_for_module(module):
         flags.FLAGS.register_key_flag_for_module(program, flag)

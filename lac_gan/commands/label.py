@@ -42,7 +42,7 @@ def main(argv: list[str]) -> None:
         raise UsageError(f"unexpected arguments: {argv[1:]}")
     if not FLAGS.out_dir:
         raise UsageError("--out_dir is required")
-    command = shlex.join(sys.argv)  # as typed: `lacgan label ...` or the module's path and flags
+    command = f"{sys.argv[0]} {shlex.join(sys.argv[1:])}"  # `lacgan label` (lac_gan/cli.py) or the module's path
     if FLAGS.combine:
         manifest = combine(FLAGS.combine, FLAGS.out_dir, command)
         print(f"[label] combined {manifest['counts']['labelled']} labelled frames of "
