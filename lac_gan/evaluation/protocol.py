@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from lac_gan import record_schema
 from lac_gan.au_table import AU_NAMES
-from lac_gan.bp4d import JAANET_FOLD_TEST_PART, UNKNOWN_LABEL, fold_parts
+from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
 from lac_gan.dataset import fold_files, make_dataset, read_manifest, readable_shards
 from lac_gan.errors import DataError, UsageError, check_output_dir
 from lac_gan.evaluation import detectors as detectors_lib
@@ -40,7 +40,7 @@ from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE, DEFAULT_TIMEOUT_
 from lac_gan.image_io import read_rgb, write_rgb
 from lac_gan.progress import Progress
 from lac_gan.provenance import package_versions
-from lac_gan.synthesis import to_model_range, to_uint8
+from lac_gan.synthesis import synthesis_labels, to_model_range, to_uint8
 
 # A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1)
 # -> images [B,S,S,3] in [-1,1]; `lac_gan.synthesis.Synthesizer` is one.
@@ -133,13 +133,6 @@ def choose_pairs(index: pd.DataFrame, seed: int, max_frames: int | None = None) 
 
 UNKNOWN_LABEL_RULE = ("synthesis target = the real frame's label; where that is 9 the source keeps its own "
                       "label (0 when unknown too); 9s stay 9 in both sets and are not scored")
-
-
-def synthesis_labels(target_labels: np.ndarray, source_labels: np.ndarray) -> np.ndarray:
-    """The 0/1 labels given to the synthesiser (UNKNOWN_LABEL_RULE). Unknown AUs are not scored in
-    either set, so keeping the source's state there only avoids gratuitous edits."""
-    kept = np.where(source_labels == UNKNOWN_LABEL, 0, source_labels)
-    return np.where(target_labels == UNKNOWN_LABEL, kept, target_labels).astype(np.int32)
 
 
 def source_images(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
