@@ -14,7 +14,7 @@ from lac_gan.bp4d import JAANET_PARTS
 from lac_gan.dataset import fold_files
 from lac_gan.errors import DataError, UsageError
 from lac_gan.evaluation import metrics
-from lac_gan.training import TrainingOptions, ValidationLog, run_training, validate_checkpoint
+from lac_gan.training import LacGanTrainer, TrainingOptions, ValidationLog, run_training, validate_checkpoint
 
 SIZE = 32
 AU1, AU2, AU24 = (AU_NAMES.index(name) for name in ("AU1", "AU2", "AU24"))
@@ -156,3 +156,14 @@ def test_unreadable_validation_file_stops_a_resume_before_training(tmp_path):
     with pytest.raises(DataError, match="validation.json: unreadable"):
         ValidationLog(tmp_path, 2)
     assert ValidationLog(tmp_path, 0).entries == []  # a new run starts a new list
+
+
+def test_validating_changes_no_variable(face_data):
+    """R^i's batch norm reads its moving statistics: validating must not move them (nor anything)."""
+    trainer = LacGanTrainer(config_lib.tiny(), tf.distribute.get_strategy(), seed=0)
+    held_out = regressor_validation.held_out_set(fold_files(face_data, 1, "test"), 8)
+    variables = trainer.models.generator.variables + trainer.models.local_discriminator.variables
+    before = [v.numpy().copy() for v in variables]
+    first = regressor_validation.regressor_validation(trainer, held_out)
+    assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, variables))
+    assert regressor_validation.regressor_validation(trainer, held_out) == first
