@@ -17,8 +17,7 @@ from lac_gan.alignment import canonical_landmarks49
 from lac_gan.au_table import AU_NAMES, NUM_AUS
 from lac_gan.checkpoints import CheckpointNotFoundError
 from lac_gan.errors import DataError, UsageError
-from lac_gan.evaluation.detectors import build_detector
-from lac_gan.evaluation.protocol import EvaluationConfig, run_evaluation
+from lac_gan.evaluation.protocol import EvaluationConfig, build_detector, run_evaluation
 from lac_gan.jaanet import config as config_lib
 from lac_gan.jaanet.training import DetectorTrainingOptions, run_detector_training
 

@@ -90,6 +90,35 @@ class EvaluationConfig:
         check_output_dir("--out_dir", self.out_dir)
 
 
+DETECTOR_NAMES = ("openface", "precomputed", "jaanet", "none")
+
+
+def build_detector(name: str, *, work_dir: str | Path, openface_bin: str | None = None,
+                   openface_args: str = "", precomputed_real: str | None = None,
+                   precomputed_synthetic: str | None = None, precomputed_source: str | None = None,
+                   min_confidence: float = DEFAULT_MIN_CONFIDENCE, timeout_s: float = DEFAULT_TIMEOUT_S,
+                   detector_checkpoint: str | None = None) -> detectors_lib.AUDetector | None:
+    """The detector named on the command line; None for 'none' (write the sets, score nothing)."""
+    if name == "openface":
+        return detectors_lib.OpenFaceDetector(openface_bin, work_dir, openface_args, min_confidence, timeout_s)
+    if name == "precomputed":
+        if not (precomputed_real and precomputed_synthetic):
+            raise UsageError("--detector precomputed needs --precomputed_real and --precomputed_synthetic")
+        # Source detections (Table 1's control) are needed only for sources outside the real set.
+        extra = {"source": precomputed_source} if precomputed_source else {}
+        return detectors_lib.PrecomputedDetector(
+            {"real": precomputed_real, "synthetic": precomputed_synthetic, **extra}, min_confidence)
+    if name == "jaanet":
+        if not detector_checkpoint:
+            raise UsageError("--detector jaanet needs --detector_checkpoint (a `lacgan train-detector` logdir, "
+                             "or one made by `lacgan convert-jaanet`)")
+        from lac_gan.jaanet.detector import JaanetDetector  # the JAA-Net model code, only when asked for
+        return JaanetDetector(detector_checkpoint)
+    if name == "none":
+        return None
+    raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Pairing
 
@@ -364,7 +393,7 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
     files, skipped_records = readable_shards(fold_files(config.data_dir, config.fold, "test"),
                                              config.skip_bad_records, out_dir)
     if detector is None:
-        detector = detectors_lib.build_detector(
+        detector = build_detector(
             config.detector, work_dir=out_dir / "detector", openface_bin=config.openface_bin,
             openface_args=config.openface_args, precomputed_real=config.precomputed_real,
             precomputed_synthetic=config.precomputed_synthetic, precomputed_source=config.precomputed_source,
