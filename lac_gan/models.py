@@ -31,6 +31,13 @@ def label_code(labels: tf.Tensor) -> tf.Tensor:
     return tf.concat([1.0 - 2.0 * present, 2.0 * present - 1.0], axis=-1)
 
 
+def read_label_code(codes: tf.Tensor) -> tf.Tensor:
+    """R^i's outputs [B, 12, 2] -> the labels {0, 1} [B, 12] whose +-1 one-hot (label_code) is nearer:
+    present where the second entry exceeds the first (the squared distances differ by 4 (c1 - c0))."""
+    codes = tf.cast(codes, tf.float32)
+    return tf.cast(codes[..., 1] > codes[..., 0], tf.int32)
+
+
 def tiled_label_code(labels: tf.Tensor, tile: int) -> tf.Tensor:
     """[B, 12] {0, 1} -> [B, 12, 2 * tile]: each one-hot entry repeated `tile` times (CAAE).
 

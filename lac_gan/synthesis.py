@@ -9,10 +9,12 @@ target_labels [B, 12] in {0, 1} -> edited images [B, S, S, 3] float32 in [-1, 1]
 """
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from lac_gan import attention
 from lac_gan.au_table import NUM_AUS
+from lac_gan.bp4d import UNKNOWN_LABEL
 from lac_gan.checkpoints import checkpoint_logdir, resolve_checkpoint
 from lac_gan.config import LacGanConfig
 from lac_gan.models import CARGs
@@ -26,6 +28,14 @@ def to_model_range(images_uint8) -> tf.Tensor:
 def to_uint8(images) -> tf.Tensor:
     """Images in [-1, 1] -> uint8 [0, 255], rounded."""
     return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+
+
+def synthesis_labels(target_labels: np.ndarray, source_labels: np.ndarray) -> np.ndarray:
+    """The 0/1 labels to edit a source towards another frame's labels (0/1/9): the target's label;
+    where that is 9 the source keeps its own (0 when unknown too). Unknown labels are never scored,
+    so keeping the source's state there only avoids gratuitous edits."""
+    kept = np.where(source_labels == UNKNOWN_LABEL, 0, source_labels)
+    return np.where(target_labels == UNKNOWN_LABEL, kept, target_labels).astype(np.int32)
 
 
 def composed_maps(config: LacGanConfig, attention_maps: tf.Tensor) -> tf.Tensor:

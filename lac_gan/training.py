@@ -15,6 +15,7 @@ replica draws its targets from its own stream of the generator).
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -24,13 +25,15 @@ import tensorflow as tf
 from absl import logging
 from tensorflow.core.framework import summary_pb2
 
-from lac_gan import attention, dataset, losses, vggface
+from lac_gan import attention, dataset, losses, regressor_validation, vggface
 from lac_gan.au_table import AU_NAMES, NUM_AUS
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
-from lac_gan.checkpoints import CHECKPOINT_PREFIX, prepare_logdir
+from lac_gan.checkpoints import (CHECKPOINT_PREFIX, checkpoint_logdir, checkpoint_step, prepare_logdir,
+                                  resolve_checkpoint)
 from lac_gan.config import LacGanConfig
-from lac_gan.errors import UsageError, UserError
-from lac_gan.models import LacGanModels
+from lac_gan.errors import DataError, UsageError, UserError
+from lac_gan.json_files import write_json_atomic
+from lac_gan.models import LacGanModels, read_label_code
 from lac_gan.progress import Progress
 from lac_gan.synthesis import composed_maps, edit_faces
 from lac_gan.vggface import VggFaceFeatures
@@ -58,6 +61,8 @@ class TrainingOptions:
     checkpoint_every: int = 500
     max_checkpoints: int = 5
     skip_bad_records: bool = False  # go on without unreadable records (counted), else stop naming them
+    eval_every: int = 0  # R^i on held-out people every K steps and at the last one (regressor_validation); 0: never
+    eval_examples: int = 256  # how many of the fold's test frames it scores (the same ones every time)
 
 
 class NonFiniteLossError(UserError):
@@ -145,6 +150,7 @@ class LacGanTrainer:
         self._losses_and_gradients = (tf.function(self._losses_and_gradients_impl, jit_compile=True) if xla
                                       else self._losses_and_gradients_impl)
         self.train_step = tf.function(self._train_step_impl)
+        self.held_out_readings = tf.function(self._held_out_readings_impl, reduce_retracing=True)
 
     # ------------------------------------------------------------------ one step ---------------
 
@@ -185,17 +191,8 @@ class LacGanTrainer:
         reconstructed, edited = tf.split(decoded, 2, axis=1)
         edited = tf.cast(edited, tf.float32)
         composed = attention.compose(images, edited, composed_maps(self.config, maps))
-        # D^i and R^i judge AU i's region of the composed face X^t, A_i x X^t: what is shown, where
-        # overlapping AUs (AU12/14/15 share a region) have been averaged by Eq. 2 (paper-notes).
-        composed_regions = attention.au_regions(composed, maps)
-
-        # Real and generated ROIs in one batch, so that batch norm sees both alike and the generator
-        # cannot steer D^i/R^i through the statistics of an all-generated batch.
-        au_logits, au_codes = m.local_discriminator(
-            tf.concat([regions, tf.cast(composed_regions, regions.dtype)], axis=1),
-            tf.concat([source_labels, targets], axis=0), training=True)
-        real_au_logits, fake_au_logits = tf.split(au_logits, 2, axis=0)
-        real_au_codes, fake_au_codes = tf.split(au_codes, 2, axis=0)
+        real_au_logits, fake_au_logits, real_au_codes, fake_au_codes = self.local_judgements(
+            regions, composed, maps, source_labels, targets, training=True)
         fake_z_logits = m.latent_discriminator(z)
         real_image_logits = m.global_discriminator(images)
         fake_image_logits = m.global_discriminator(composed)
@@ -214,6 +211,22 @@ class LacGanTrainer:
                                             target_known),
             "d_img": losses.discriminator_adversarial_loss(real_image_logits, fake_image_logits),
         }
+
+    def local_judgements(self, regions, composed, attention_maps, source_labels, targets, training):
+        """D^i and R^i on the real ROIs A_i x X^s (with the source labels) and on the composed faces
+        (with the targets) -> real and fake logits [B, 12], real and fake R codes [B, 12, 2]. The
+        train step's call, which the held-out validation makes too (lac_gan/regressor_validation.py)."""
+        # D^i and R^i judge AU i's region of the composed face X^t, A_i x X^t: what is shown, where
+        # overlapping AUs (AU12/14/15 share a region) have been averaged by Eq. 2 (paper-notes).
+        composed_regions = attention.au_regions(composed, attention_maps)
+        # Real and generated ROIs in one batch, so that batch norm sees both alike and the generator
+        # cannot steer D^i/R^i through the statistics of an all-generated batch.
+        au_logits, au_codes = self.models.local_discriminator(
+            tf.concat([regions, tf.cast(composed_regions, regions.dtype)], axis=1),
+            tf.concat([source_labels, targets], axis=0), training=training)
+        real_logits, fake_logits = tf.split(au_logits, 2, axis=0)
+        real_codes, fake_codes = tf.split(au_codes, 2, axis=0)
+        return real_logits, fake_logits, real_codes, fake_codes
 
     def _regressor_loss(self, real_codes, source_labels, known, fake_codes, targets, target_known):
         """R^i's own loss (Eq. 8) on real ROIs with source labels, generated ROIs with targets, or both."""
@@ -272,6 +285,20 @@ class LacGanTrainer:
         self.step.assign_add(1)
         return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
                 for name, value in per_replica.items()}
+
+    # ------------------------------------------------------------------ held-out R^i ------------
+
+    def _held_out_readings_impl(self, batch, targets):
+        """What R^i reads {0, 1} [B, 12] on the real ROIs of a batch and on those of its faces edited
+        towards `targets` (0/1), through the train step's `local_judgements`; batch norm in inference
+        mode (moving statistics), so that validating changes no variable."""
+        images, maps = batch["image"], batch["attention_maps"]
+        targets = tf.cast(targets, batch["labels"].dtype)
+        edited = edit_faces(self.models.generator, images, maps, targets)
+        source_labels = tf.where(batch["known_mask"], batch["labels"], targets)
+        _, _, real_codes, edited_codes = self.local_judgements(
+            attention.au_regions(images, maps), edited, maps, source_labels, targets, training=False)
+        return read_label_code(real_codes), read_label_code(edited_codes)
 
     # ------------------------------------------------------------------ previews ---------------
 
@@ -361,6 +388,10 @@ def _check_options(config: LacGanConfig, options: TrainingOptions) -> None:
     for name in ("steps", "log_every", "image_every", "checkpoint_every"):
         if getattr(options, name) < 1:
             raise UsageError(f"--{name} {getattr(options, name)}: expected a whole number of steps, at least 1")
+    if options.eval_every < 0:
+        raise UsageError(f"--eval_every {options.eval_every}: expected a whole number of steps, or 0 for never")
+    if options.eval_examples < 1:
+        raise UsageError(f"--eval_examples {options.eval_examples}: expected at least 1")
     if config.batch_size < 1:
         raise UsageError(f"--batch_size {config.batch_size}: expected at least 1")
     if options.identity_weights is not None:
@@ -387,6 +418,34 @@ def write_scalars(writer, scalars: dict[str, float], step: int) -> None:
     with writer.as_default(step=step):
         for name, value in scalars.items():
             tf.summary.write(name, tf.constant(value, tf.float32), metadata=SCALAR_METADATA)
+
+
+VALIDATION_FILE_NAME = "validation.json"
+
+
+class ValidationLog:
+    """LOGDIR/validation.json of a trainer (`lacgan train`, `lacgan train-detector`): the list of its
+    held-out scores by step, rewritten atomically after each evaluation. A resumed run keeps the
+    entries up to the step it resumes from (later ones were made by the run it replaces); a new run
+    starts a new list."""
+
+    def __init__(self, logdir: str | Path, start_step: int):
+        self.path = Path(logdir) / VALIDATION_FILE_NAME
+        self.entries = self._read_until(start_step) if start_step and self.path.is_file() else []
+
+    def _read_until(self, step: int) -> list[dict]:
+        try:
+            entries = json.loads(self.path.read_text())
+            # A detector's file written before the list: its one (latest) entry.
+            entries = [entries] if isinstance(entries, dict) else entries
+            return [entry for entry in entries if entry["step"] <= step]
+        except (ValueError, TypeError, KeyError) as error:
+            raise DataError(f"{self.path}: unreadable validation entries ({error!r}); move it away to resume "
+                            "(a new one is started)") from error
+
+    def add(self, entry: dict) -> None:
+        self.entries.append(entry)
+        write_json_atomic(self.path, self.entries)
 
 
 def _image_summary_tensor(images: tf.Tensor, max_outputs: int = 4) -> tf.Tensor:
@@ -430,6 +489,8 @@ def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[st
     config = config.replace(untrained_aus=tuple(untrained))
     resume_from = prepare_logdir(config, options.logdir, options.resume, options.steps)
     files = training_files(config, options)
+    held_out = (regressor_validation.held_out_set(dataset.fold_files(options.data_dir, options.fold, "test"),
+                                                  options.eval_examples) if options.eval_every else None)
     trainer = build_trainer(config, options)
     manager = tf.train.CheckpointManager(trainer.checkpoint, options.logdir, options.max_checkpoints,
                                          checkpoint_name=CHECKPOINT_PREFIX)
@@ -437,6 +498,7 @@ def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[st
         trainer.checkpoint.restore(resume_from).assert_consumed()
         logging.info("resumed from %s at step %d", resume_from, int(trainer.step.numpy()))
     start = int(trainer.step.numpy())
+    validation = ValidationLog(options.logdir, start) if options.eval_every else None
     preview = preview_batch(files, config)
     batches = iter(trainer.strategy.experimental_distribute_dataset(
         training_batches(files, config, options.seed, start)))
@@ -457,5 +519,22 @@ def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[st
             _write_images(writer, trainer, preview, step)
         if step % options.checkpoint_every == 0 or step == options.steps:
             manager.save(checkpoint_number=step)
+        if validation is not None and (step % options.eval_every == 0 or step == options.steps):
+            figures = regressor_validation.regressor_validation(trainer, held_out)
+            write_scalars(writer, regressor_validation.validation_scalars(figures), step)
+            logging.info("step %d: %s", step, regressor_validation.summary_line(figures))
+            validation.add({"step": step, "fold": options.fold, **figures})
     writer.flush()
     return history
+
+
+def validate_checkpoint(checkpoint: str, data_dir: str, fold: int, examples: int) -> dict:
+    """The held-out R^i figures of a checkpoint (a logdir: its newest), as training's validation.json
+    entry for its step would hold them."""
+    path = resolve_checkpoint(checkpoint)
+    config = LacGanConfig.load(checkpoint_logdir(path))
+    trainer = LacGanTrainer(config, tf.distribute.get_strategy(), seed=0)
+    trainer.checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+    held_out = regressor_validation.held_out_set(dataset.fold_files(data_dir, fold, "test"), examples)
+    return {"step": checkpoint_step(path), "fold": fold,
+            **regressor_validation.regressor_validation(trainer, held_out)}

@@ -1,10 +1,9 @@
 """lacgan evaluate / python evaluate.py: flags of the Table 1 protocol (lac_gan/evaluation/protocol.py)."""
 from absl import flags, logging
 
-from lac_gan.evaluation.detectors import DETECTOR_NAMES
 from lac_gan.evaluation.face_identity import IDENTITY_MODELS
 from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE, DEFAULT_TIMEOUT_S
-from lac_gan.evaluation.protocol import EvaluationConfig, run_evaluation
+from lac_gan.evaluation.protocol import DETECTOR_NAMES, EvaluationConfig, run_evaluation
 
 flags.DEFINE_string("checkpoint", None, "Training logdir or checkpoint of the synthesiser.")
 flags.DEFINE_string("data_dir", None, "TFRecord folder written by tfrecords_tools.convert.")

@@ -27,6 +27,9 @@ flags.DEFINE_integer("seed", 0, "Seed of initialisation, data order and sampled 
 flags.DEFINE_integer("log_every", 10, "Write loss scalars every K steps.")
 flags.DEFINE_integer("image_every", 500, "Write image grids every K steps.")
 flags.DEFINE_integer("checkpoint_every", 1000, "Save a checkpoint every K steps (and at the end).")
+flags.DEFINE_integer("eval_every", 500, "Every K steps (and at the end), score R^i, the label critic, on held-out "
+                     "people (the fold's test part): TensorBoard val/... and LOGDIR/validation.json; 0: never.")
+flags.DEFINE_integer("eval_examples", 256, "How many test-part frames that scores (the same ones every time).")
 flags.DEFINE_bool("demo", False, "Run the whole path with no dataset: a BP4D-layout tree from a bundled face, "
                   "conversion, the tiny preset for a few hundred steps, edit figures (see lac_gan/demo.py). "
                   "--logdir (default ./lacgan_demo), --steps and --seed apply.")
@@ -77,6 +80,7 @@ def main(argv):
         data_dir=FLAGS.data_dir, logdir=FLAGS.logdir, fold=FLAGS.fold, steps=FLAGS.steps,
         identity_weights=weights, precision=_precision(), xla=FLAGS.xla, strategy=FLAGS.strategy,
         resume=FLAGS.resume, seed=FLAGS.seed, log_every=FLAGS.log_every, image_every=FLAGS.image_every,
-        checkpoint_every=FLAGS.checkpoint_every, skip_bad_records=FLAGS.skip_bad_records)
+        checkpoint_every=FLAGS.checkpoint_every, skip_bad_records=FLAGS.skip_bad_records,
+        eval_every=FLAGS.eval_every, eval_examples=FLAGS.eval_examples)
     run_training(config, options)
 

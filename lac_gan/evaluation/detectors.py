@@ -1,8 +1,9 @@
 """AU detectors behind one interface, so that the protocol does not care which one runs.
 
 A detector reads a set of images (PNG files, in a fixed order) and returns, per image, the
-occurrence of each of the paper's 12 AUs, plus which images it failed on. Another detector (JAA-Net)
-slots in as one more `AUDetector` subclass and one more name in `build_detector`.
+occurrence of each of the paper's 12 AUs, plus which images it failed on. Here: the interface and
+the detectors that need no model of ours (OpenFace, precomputed CSVs); JAA-Net's is
+`lac_gan.jaanet.detector.JaanetDetector`, and `protocol.build_detector` picks one by name.
 """
 from __future__ import annotations
 
@@ -153,34 +154,3 @@ def _detections(table, index: np.ndarray, image_paths: list[Path], min_confidenc
                 provenance: str) -> Detections:
     occurrence, failed = openface.detections(table, index, len(image_paths), min_confidence)
     return Detections(occurrence, failed, openface.covered_aus(table), provenance)
-
-
-DETECTOR_NAMES = ("openface", "precomputed", "jaanet", "none")
-
-
-def build_detector(name: str, *, work_dir: str | Path, openface_bin: str | None = None,
-                   openface_args: str = "", precomputed_real: str | None = None,
-                   precomputed_synthetic: str | None = None, precomputed_source: str | None = None,
-                   min_confidence: float = openface.DEFAULT_MIN_CONFIDENCE,
-                   timeout_s: float = openface.DEFAULT_TIMEOUT_S,
-                   detector_checkpoint: str | None = None) -> AUDetector | None:
-    """The detector named on the command line; None for 'none' (write the sets, score nothing)."""
-    if name == "openface":
-        return OpenFaceDetector(openface_bin, work_dir, openface_args, min_confidence, timeout_s)
-    if name == "precomputed":
-        if not (precomputed_real and precomputed_synthetic):
-            raise UsageError("--detector precomputed needs --precomputed_real and --precomputed_synthetic")
-        # Source detections (Table 1's control) are needed only for sources outside the real set.
-        extra = {"source": precomputed_source} if precomputed_source else {}
-        return PrecomputedDetector({"real": precomputed_real, "synthetic": precomputed_synthetic, **extra},
-                                   min_confidence)
-    if name == "jaanet":
-        if not detector_checkpoint:
-            raise UsageError("--detector jaanet needs --detector_checkpoint (a `lacgan train-detector` logdir, "
-                             "or one made by `lacgan convert-jaanet`)")
-        from lac_gan.jaanet.detector import JaanetDetector  # the TensorFlow model, only when asked for
-        return JaanetDetector(detector_checkpoint)
-    if name == "none":
-        return None
-    raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
-

@@ -83,6 +83,22 @@ def scores_by_name(scores: list[AUScore | None]) -> dict[str, dict | None]:
     return {name: None if s is None else s.to_dict() for name, s in zip(AU_NAMES, scores)}
 
 
+def changed_labels(target_labels: np.ndarray, source_labels: np.ndarray) -> np.ndarray:
+    """Where an edit changes a label: source and target both known (not 9) and different (any shape)."""
+    target_labels, source_labels = np.asarray(target_labels), np.asarray(source_labels)
+    return (target_labels != UNKNOWN_LABEL) & (source_labels != UNKNOWN_LABEL) & (target_labels != source_labels)
+
+
+def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float | None:
+    """The mean of the rates on positive and on negative labels (0/1, 1-D), so that a constant answer
+    scores 0.5 whatever the AU's rate; None when the labels hold no positive or no negative, where
+    it is undefined (a constant answer would score 0 or 1, not 0.5)."""
+    labels, predicted = np.asarray(labels).astype(bool), np.asarray(predicted).astype(bool)
+    if labels.all() or not labels.any():
+        return None
+    return float((np.mean(predicted[labels]) + np.mean(~predicted[~labels])) / 2)
+
+
 @dataclass(frozen=True)
 class EditSuccess:
     """One AU's edit success (Table 1's control), over the pairs whose source and target labels are
@@ -133,8 +149,8 @@ def edit_success(target_labels: np.ndarray, source_labels: np.ndarray, synthetic
         if not covered[j]:
             results.append(None)
             continue
-        target, source = target_labels[:, j], source_labels[:, j]
-        differ = (target != UNKNOWN_LABEL) & (source != UNKNOWN_LABEL) & (target != source)
+        target = target_labels[:, j]
+        differ = changed_labels(target, source_labels[:, j])
         keep = differ & analysed
         hit = (synthetic_occurrence[:, j] >= THRESHOLD) == (target == 1)
         present, absent = keep & (target == 1), keep & (target == 0)

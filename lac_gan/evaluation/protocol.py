@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from lac_gan import record_schema
 from lac_gan.au_table import AU_NAMES
-from lac_gan.bp4d import JAANET_FOLD_TEST_PART, UNKNOWN_LABEL, fold_parts
+from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
 from lac_gan.dataset import fold_files, make_dataset, read_manifest, readable_shards
 from lac_gan.errors import DataError, UsageError, check_output_dir
 from lac_gan.evaluation import detectors as detectors_lib
@@ -40,7 +40,7 @@ from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE, DEFAULT_TIMEOUT_
 from lac_gan.image_io import read_rgb, write_rgb
 from lac_gan.progress import Progress
 from lac_gan.provenance import package_versions
-from lac_gan.synthesis import to_model_range, to_uint8
+from lac_gan.synthesis import synthesis_labels, to_model_range, to_uint8
 
 # A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1)
 # -> images [B,S,S,3] in [-1,1]; `lac_gan.synthesis.Synthesizer` is one.
@@ -90,6 +90,35 @@ class EvaluationConfig:
         check_output_dir("--out_dir", self.out_dir)
 
 
+DETECTOR_NAMES = ("openface", "precomputed", "jaanet", "none")
+
+
+def build_detector(name: str, *, work_dir: str | Path, openface_bin: str | None = None,
+                   openface_args: str = "", precomputed_real: str | None = None,
+                   precomputed_synthetic: str | None = None, precomputed_source: str | None = None,
+                   min_confidence: float = DEFAULT_MIN_CONFIDENCE, timeout_s: float = DEFAULT_TIMEOUT_S,
+                   detector_checkpoint: str | None = None) -> detectors_lib.AUDetector | None:
+    """The detector named on the command line; None for 'none' (write the sets, score nothing)."""
+    if name == "openface":
+        return detectors_lib.OpenFaceDetector(openface_bin, work_dir, openface_args, min_confidence, timeout_s)
+    if name == "precomputed":
+        if not (precomputed_real and precomputed_synthetic):
+            raise UsageError("--detector precomputed needs --precomputed_real and --precomputed_synthetic")
+        # Source detections (Table 1's control) are needed only for sources outside the real set.
+        extra = {"source": precomputed_source} if precomputed_source else {}
+        return detectors_lib.PrecomputedDetector(
+            {"real": precomputed_real, "synthetic": precomputed_synthetic, **extra}, min_confidence)
+    if name == "jaanet":
+        if not detector_checkpoint:
+            raise UsageError("--detector jaanet needs --detector_checkpoint (a `lacgan train-detector` logdir, "
+                             "or one made by `lacgan convert-jaanet`)")
+        from lac_gan.jaanet.detector import JaanetDetector  # the JAA-Net model code, only when asked for
+        return JaanetDetector(detector_checkpoint)
+    if name == "none":
+        return None
+    raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Pairing
 
@@ -133,13 +162,6 @@ def choose_pairs(index: pd.DataFrame, seed: int, max_frames: int | None = None) 
 
 UNKNOWN_LABEL_RULE = ("synthesis target = the real frame's label; where that is 9 the source keeps its own "
                       "label (0 when unknown too); 9s stay 9 in both sets and are not scored")
-
-
-def synthesis_labels(target_labels: np.ndarray, source_labels: np.ndarray) -> np.ndarray:
-    """The 0/1 labels given to the synthesiser (UNKNOWN_LABEL_RULE). Unknown AUs are not scored in
-    either set, so keeping the source's state there only avoids gratuitous edits."""
-    kept = np.where(source_labels == UNKNOWN_LABEL, 0, source_labels)
-    return np.where(target_labels == UNKNOWN_LABEL, kept, target_labels).astype(np.int32)
 
 
 def source_images(pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -371,7 +393,7 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
     files, skipped_records = readable_shards(fold_files(config.data_dir, config.fold, "test"),
                                              config.skip_bad_records, out_dir)
     if detector is None:
-        detector = detectors_lib.build_detector(
+        detector = build_detector(
             config.detector, work_dir=out_dir / "detector", openface_bin=config.openface_bin,
             openface_args=config.openface_args, precomputed_real=config.precomputed_real,
             precomputed_synthetic=config.precomputed_synthetic, precomputed_source=config.precomputed_source,

@@ -6,12 +6,11 @@ the whole network, lambda_au (softmax + Dice) + lambda_land landmarks + lambda_r
 attention refinement; SGD with Nesterov momentum, L2 weight decay added to every gradient, the
 refinement branch's gradients multiplied by grad_enhance (the port's larger learning rate for it).
 Every `eval_every` steps and at the last one, the fold's test part is scored (per-AU F1 of the positive
-class, the mean landmark error): TensorBoard `val/...` and `<logdir>/validation.json`.
+class, the mean landmark error): TensorBoard `val/...` and an entry of `<logdir>/validation.json`.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 
@@ -29,9 +28,8 @@ from lac_gan.jaanet import data, losses
 from lac_gan.jaanet.config import JaanetConfig
 from lac_gan.jaanet.model import build_model, present_probability
 from lac_gan.progress import Progress
-from lac_gan.training import check_finite, write_scalars
+from lac_gan.training import ValidationLog, check_finite, write_scalars
 
-VALIDATION_FILE_NAME = "validation.json"
 LOSS_NAMES = ("au_softmax", "au_dice", "landmark", "attention_refine", "total")
 
 
@@ -164,6 +162,7 @@ def run_detector_training(config: JaanetConfig, options: DetectorTrainingOptions
         trainer.checkpoint.restore(resume_from).assert_consumed()
         logging.info("resumed from %s at step %d", resume_from, int(trainer.step.numpy()))
     start = step = int(trainer.step.numpy())
+    validation = ValidationLog(options.logdir, start) if options.eval_every else None
     batches = iter(dataset.make_dataset(train_files, config.image_size, config.batch_size, seed=options.seed,
                                         skip_examples=start * config.batch_size))
     writer = tf.summary.create_file_writer(str(Path(options.logdir) / "train"))
@@ -187,8 +186,7 @@ def run_detector_training(config: JaanetConfig, options: DetectorTrainingOptions
             write_scalars(writer, _validation_scalars(result), step)
             logging.info("step %d validation (%d frames): mean F1 %s, %s", step, result["frames"], result["mean_f1"],
                          ", ".join(f"{n} {s['f1']:.1f}" for n, s in result["scores"].items() if s and s["f1"] is not None))
-            (Path(options.logdir) / VALIDATION_FILE_NAME).write_text(json.dumps(
-                {"step": step, "fold": options.fold, "au_weights": dict(zip(AU_NAMES, au_weights.tolist())),
-                 **result}, indent=2))
+            validation.add({"step": step, "fold": options.fold,
+                            "au_weights": dict(zip(AU_NAMES, au_weights.tolist())), **result})
     writer.flush()
     return history
