@@ -5,6 +5,8 @@ import json
 import os
 from pathlib import Path
 
+from lac_gan.errors import naming_path
+
 
 def _json_default(value):
     if hasattr(value, "item"):  # NumPy scalars
@@ -20,8 +22,9 @@ def write_json_atomic(path: str | Path, content) -> Path:
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(json.dumps(content, indent=1, default=_json_default) + "\n")
-        os.replace(temporary, path)
+        with naming_path(path):
+            temporary.write_text(json.dumps(content, indent=1, default=_json_default) + "\n")
+            os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
     return path

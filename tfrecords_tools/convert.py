@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import fcntl
 import hashlib
 import json
 import multiprocessing
@@ -43,6 +42,7 @@ from lac_gan.dataset import MANIFEST_NAME
 from lac_gan.errors import UsageError, UserError, check_output_dir
 from lac_gan.image_io import ImageReadError, read_rgb
 from lac_gan.json_files import write_json_atomic
+from lac_gan.locks import lock_directory
 from lac_gan.landmarks import MAPPING_PATH
 from lac_gan.progress import format_eta
 from lac_gan.provenance import package_versions
@@ -94,8 +94,8 @@ class ConvertError(UsageError):
 
 
 class ConversionFailed(UserError):
-    """The run could not finish (a worker died, videos failed, out_dir is busy or damaged): exit
-    status 1. Finished shards are kept; the message says what to do."""
+    """The run could not finish (a worker died, videos failed, out_dir is damaged or cannot be
+    written): exit status 1. Finished shards are kept; the message says what to do."""
 
 
 class FrameSkipped(Exception):
@@ -518,21 +518,9 @@ def make_jobs(videos: list[Video], parts: dict[str, list[str]], out_dir: Path, l
 
 
 def lock_out_dir(out_dir: Path):
-    """An exclusive lock on out_dir for this run: a second converter there would write the same
-    partial shards. The kernel releases it when this process ends, however it ends."""
-    lock = (out_dir / LOCK_NAME).open("a+")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError as error:
-        lock.seek(0)
-        holder = lock.read().strip() or "unknown"
-        lock.close()
-        raise ConversionFailed(f"--out_dir {out_dir}: another converter (pid {holder}) is writing there; wait "
-                               "for it to finish, then run this command again to complete the set") from error
-    lock.truncate(0)
-    lock.write(str(os.getpid()))
-    lock.flush()
-    return lock
+    """This run's lock on out_dir: a second converter there would write the same partial shards."""
+    return lock_directory(out_dir, LOCK_NAME, "--out_dir", "converter",
+                          "wait for it to finish, then run this command again to complete the set")
 
 
 def prepare_out_dir(out_dir: str) -> Path:
@@ -545,8 +533,9 @@ def convert(bp4d_root: str, labels_root: str, out_dir: str, *, landmarks_root: s
             workers: int = 1, folds: str = "jaanet", settings: Settings = Settings(),
             command: str = "") -> dict:
     """The whole conversion; returns the manifest (also written to out_dir). Raises ConvertError or
-    LayoutError for misconfigurations, and ConversionFailed when out_dir is busy or damaged, a
-    worker died, or (after writing the manifest) videos failed."""
+    LayoutError for misconfigurations, DirectoryBusyError when another converter writes to out_dir,
+    and ConversionFailed when out_dir is damaged or cannot be written, a worker died, or (after
+    writing the manifest) videos failed."""
     if landmarks_root is not None and not Path(landmarks_root).is_dir():
         raise ConvertError(f"--landmarks_root {landmarks_root}: no such directory; expected "
                            f"{landmarks_root}/<Subject>/<Task>/<frame>.txt")
