@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import tensorflow as tf
@@ -95,6 +95,23 @@ def checkpoint_logdir(checkpoint_path: str) -> Path:
     return Path(checkpoint_path).parent
 
 
+def load_checkpointed(checkpoint: str | Path, config_class, build: Callable) -> tuple[object, dict, str]:
+    """(config, objects, checkpoint path) for a `--checkpoint` (a logdir or a checkpoint path): the
+    logdir's configuration read (config_class.load: a DataError naming the file when it is not one),
+    `build(config)` -> {name: model} restored from the checkpoint. A configuration that does not
+    fit the checkpoint's variables (edited, or another run's) is a DataError naming both files."""
+    path = resolve_checkpoint(checkpoint)
+    config = config_class.load(checkpoint_logdir(path))
+    try:
+        objects = build(config)
+        tf.train.Checkpoint(**objects).restore(path).expect_partial().assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as error:
+        raise DataError(f"{path} does not fit {checkpoint_logdir(path) / config_class.FILE_NAME} "
+                        f"({fault_message(error)}); was the configuration edited, or copied from another "
+                        "run?") from error
+    return config, objects, path
+
+
 def save_checkpoint(manager: tf.train.CheckpointManager, step: int) -> str:
     """`manager.save` at `step`; a write that fails (disk full, no permission) is a UserError naming
     the checkpoint, with what it had written removed: a `ckpt-N_temp/` folder left behind would
@@ -108,7 +125,7 @@ def save_checkpoint(manager: tf.train.CheckpointManager, step: int) -> str:
             written.unlink(missing_ok=True)
         kept = manager.latest_checkpoint or "none written yet"
         raise UserError(f"{prefix}: checkpoint not written ({fault_message(error)}); the last good checkpoint "
-                        f"is kept ({kept}): make room, then run again with --resume") from error
+                        f"is kept ({kept}): make room, then run the command again (a training with --resume)") from error
 
 
 @contextlib.contextmanager

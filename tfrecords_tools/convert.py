@@ -17,6 +17,7 @@ import collections
 import dataclasses
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import shlex
@@ -39,7 +40,7 @@ from lac_gan.au_table import AU_NAMES
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, JAANET_PARTS, UNKNOWN_LABEL, fold_parts
 from lac_gan.cli import run_absl
 from lac_gan.dataset import MANIFEST_NAME
-from lac_gan.errors import UsageError, UserError, check_output_dir
+from lac_gan.errors import UsageError, UserError, check_output_dir, fault_message
 from lac_gan.image_io import ImageReadError, read_rgb
 from lac_gan.json_files import write_json_atomic
 from lac_gan.locks import lock_directory
@@ -130,7 +131,7 @@ class Settings:
     def check(self) -> None:
         if self.image_size < 16:
             raise ConvertError(f"--image_size must be at least 16, got {self.image_size}")
-        if not 0 < self.spatial_ratio <= 1 or self.fill_coefficient <= 0:
+        if not 0 < self.spatial_ratio <= 1 or not (math.isfinite(self.fill_coefficient) and self.fill_coefficient > 0):
             raise ConvertError(f"--spatial_ratio must be in (0, 1] and --fill_coefficient > 0, got "
                                f"{self.spatial_ratio} and {self.fill_coefficient}")
         if self.redetect_every < 1 or self.detect_size < 48:
@@ -336,6 +337,10 @@ def _run_job(job: Job) -> tuple[str, dict | None, str | None]:
     video must not stop the others; its partial file is removed and a re-run retries it."""
     try:
         return job.video.name, convert_video(job, _converter, _count_frame), None
+    except (OSError, tf.errors.OpError) as error:  # out_dir cannot be written (disk full...): no video can
+        job.shard.with_name(job.shard.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
+        raise ConversionFailed(f"{fault_message(error)}; finished shards are kept: make room, then run the same "
+                               "command again to convert the rest") from None
     except Exception:  # noqa: BLE001 - reported per video in the manifest and on stderr
         job.shard.with_name(job.shard.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
         return job.video.name, None, traceback.format_exc()
@@ -385,7 +390,11 @@ def run_jobs(jobs: list[Job], workers: int, settings: Settings) -> dict[str, tup
             with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, initializer=_init_worker,
                                      initargs=(settings, frames_done, True, os.getpid())) as pool:
                 for future in as_completed([pool.submit(_run_job, job) for job in todo]):
-                    name, stats, error = future.result()
+                    try:
+                        name, stats, error = future.result()
+                    except ConversionFailed:
+                        pool.shutdown(cancel_futures=True)  # the other videos would fail the same way
+                        raise
                     results[name] = (stats, error)
     except BrokenProcessPool as error:  # a worker was killed (out of memory?): nothing to count, stop
         raise ConversionFailed("a worker process died (killed, out of memory?); finished shards are kept: run "
