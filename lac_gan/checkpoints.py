@@ -125,7 +125,8 @@ def save_checkpoint(manager: tf.train.CheckpointManager, step: int) -> str:
             written.unlink(missing_ok=True)
         kept = manager.latest_checkpoint or "none written yet"
         raise UserError(f"{prefix}: checkpoint not written ({fault_message(error)}); the last good checkpoint "
-                        f"is kept ({kept}): make room, then run the command again (a training with --resume)") from error
+                        f"is kept ({kept}): make room, then run the command again (a training with "
+                        "--resume)") from error
 
 
 @contextlib.contextmanager
@@ -139,6 +140,9 @@ def prepare_logdir(config, logdir: str, resume: bool, steps: int) -> Iterator[st
         if not isinstance(config, other) and (logdir / other.FILE_NAME).is_file():
             raise UsageError(f"--logdir {logdir} holds {other.FILE_NAME}: it is {other.LOGDIR_KIND}, not "
                              f"{type(config).LOGDIR_KIND}; use another --logdir")
+    if resume and not logdir.is_dir():
+        raise UsageError(f"--resume: {logdir} holds no checkpoint to resume from (no such folder); leave out "
+                         "--resume to start a new run there")
     logdir.mkdir(parents=True, exist_ok=True)
     with lock_directory(logdir, TRAINING_LOCK_NAME, "--logdir", "training",
                         "wait for it to finish, or use another --logdir"):

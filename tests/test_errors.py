@@ -274,6 +274,7 @@ def save_trainer_like_checkpoints(logdir: Path, steps: list[int]) -> list[str]:
 def test_resume_without_checkpoint_or_below_it_is_refused(data_dir, tmp_path):
     with pytest.raises(UsageError, match="--resume: .* holds no checkpoint to resume from"):
         run_training(config_lib.tiny(), train_options(data_dir, tmp_path / "empty", resume=True))
+    assert not (tmp_path / "empty").exists()  # a refused run leaves nothing behind
     save_trainer_like_checkpoints(tmp_path / "run", [6])
     with pytest.raises(UsageError, match="--steps 4: .*ckpt-6 is already at step 6"):
         run_training(config_lib.tiny(), train_options(data_dir, tmp_path / "run", resume=True, steps=4))
@@ -524,6 +525,8 @@ def test_a_failed_export_leaves_no_half_saved_model(tmp_path, monkeypatch):
     synthesizer = load_synthesizer(str(write_untrained_checkpoint(tmp_path / "run")))
 
     def read_only(module, export_dir, signatures):
+        # Written beside --out, so that a kill half way leaves nothing at --out either.
+        assert Path(export_dir).parent == tmp_path and Path(export_dir).name != "saved"
         Path(export_dir, "variables").mkdir(parents=True)
         raise tf.errors.PermissionDeniedError(None, None, f"{export_dir}/saved_model.pb; Read-only file system")
     monkeypatch.setattr(tf.saved_model, "save", read_only)
@@ -608,8 +611,8 @@ def test_training_numbers_checked_against_the_data_before_any_model(data_dir, tm
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"steps": 0}, "--steps 0"), ({"eval_every": -1}, "--eval_every -1"), ({"checkpoint_every": 0}, "--checkpoint_every 0"),
-    ({"seed": -3}, "--seed -3"),
+    ({"steps": 0}, "--steps 0"), ({"eval_every": -1}, "--eval_every -1"),
+    ({"checkpoint_every": 0}, "--checkpoint_every 0"), ({"seed": -3}, "--seed -3"),
 ])
 def test_detector_training_flags_that_cannot_work(tmp_path, changes, message):
     from lac_gan.jaanet import config as jaanet_config

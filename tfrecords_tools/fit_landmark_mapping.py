@@ -151,7 +151,8 @@ def parse_flags(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mesh_weight", type=float, default=0.3, help="the mesh's share of the average, 0 to 1")
     parser.add_argument("--size", type=int, default=200, help="crop size at which AU-centre shifts are judged")
     parser.add_argument("--every", type=int, default=1, help="use every K-th frame")
-    parser.add_argument("--points_cache", type=Path, help="an .npz of the models' points: read if present, else written")
+    parser.add_argument("--points_cache", type=Path,
+                        help="an .npz of the models' points: read if present, else written")
     args = parser.parse_args(argv)
     if not (math.isfinite(args.ridge) and args.ridge > 0):
         raise UsageError(f"--ridge {args.ridge}: expected a finite number above 0")

@@ -207,7 +207,7 @@ def _train(config: JaanetConfig, options: DetectorTrainingOptions, resume_from: 
             logging.info("step %d validation (%d frames): mean F1 %s, %s", step, result["frames"], result["mean_f1"],
                          ", ".join(f"{n} {s['f1']:.1f}" for n, s in result["scores"].items() if s and s["f1"] is not None))
             write_json_atomic(Path(options.logdir) / VALIDATION_FILE_NAME,
-                              {"step": step, "fold": options.fold, "au_weights": dict(zip(AU_NAMES, au_weights.tolist())),
-                               **result})
+                              {"step": step, "fold": options.fold,
+                               "au_weights": dict(zip(AU_NAMES, au_weights.tolist())), **result})
     writer.flush()
     return history
