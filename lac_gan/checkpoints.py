@@ -123,10 +123,10 @@ def save_checkpoint(manager: tf.train.CheckpointManager, step: int) -> str:
         shutil.rmtree(f"{prefix}_temp", ignore_errors=True)
         for written in Path(manager.directory).glob(f"{prefix.name}.*"):  # never recorded in `checkpoint`
             written.unlink(missing_ok=True)
-        kept = manager.latest_checkpoint or "none written yet"
-        raise UserError(f"{prefix}: checkpoint not written ({fault_message(error)}); the last good checkpoint "
-                        f"is kept ({kept}): make room, then run the command again (a training with "
-                        "--resume)") from error
+        kept = manager.latest_checkpoint
+        then = (f"the last good checkpoint is kept ({kept}): make room, then continue from it with --resume" if kept
+                else "make room, then run the command again")
+        raise UserError(f"{prefix}: checkpoint not written ({fault_message(error)}); {then}") from error
 
 
 @contextlib.contextmanager
