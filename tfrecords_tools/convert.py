@@ -57,6 +57,7 @@ SIDECAR_SUFFIX = ".stats.json"
 PARTIAL_SUFFIX = ".partial"
 LOCK_NAME = ".convert.lock"
 PROGRESS_EVERY_S = 3.0
+MIN_IMAGE_SIZE = 16
 PARENT_CHECK_S = 1.0
 ALIGNMENT_METHOD = ("with 49 landmarks (from a file, or fitted on MTCNN's face by lac_gan.landmarks: dlib's 68 points "
                     "and MediaPipe's face mesh mapped to OpenFace's 49): "
@@ -129,8 +130,8 @@ class Settings:
         return dataclasses.replace(self, landmarks=landmarks)
 
     def check(self) -> None:
-        if self.image_size < 16:
-            raise ConvertError(f"--image_size must be at least 16, got {self.image_size}")
+        if self.image_size < MIN_IMAGE_SIZE:
+            raise ConvertError(f"--image_size must be at least {MIN_IMAGE_SIZE}, got {self.image_size}")
         if not 0 < self.spatial_ratio <= 1 or not (math.isfinite(self.fill_coefficient) and self.fill_coefficient > 0):
             raise ConvertError(f"--spatial_ratio must be in (0, 1] and --fill_coefficient > 0, got "
                                f"{self.spatial_ratio} and {self.fill_coefficient}")

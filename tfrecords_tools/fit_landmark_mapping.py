@@ -32,6 +32,7 @@ from lac_gan.cli import report_error
 from lac_gan.errors import UsageError, UserError, fault_message
 from lac_gan.progress import Progress
 from tfrecords_tools.bp4d_layout import find_frame_images, read_landmarks49
+from tfrecords_tools.convert import MIN_IMAGE_SIZE
 
 VIDEO_AU = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "video_au"
 OUTER_EYE_CORNERS_49 = (19, 28)
@@ -39,7 +40,6 @@ MOUTH_AUS = ("AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24")
 REDETECT_EVERY = 10  # the converter's default
 POINT_ARRAYS = ("subject", "dlib68", "mesh468", "reference49")
 PROGRAM = "fit_landmark_mapping"
-MIN_SIZE = 16  # the converter's smallest --image_size
 
 
 def collect_points(images: Path, landmarks_root: Path, every: int) -> dict[str, np.ndarray]:
@@ -158,8 +158,8 @@ def parse_flags(argv: list[str] | None) -> argparse.Namespace:
         raise UsageError(f"--ridge {args.ridge}: expected a finite number above 0")
     if not 0 <= args.mesh_weight <= 1:
         raise UsageError(f"--mesh_weight {args.mesh_weight}: expected a share from 0 to 1")
-    if args.size < MIN_SIZE:
-        raise UsageError(f"--size {args.size}: expected a crop side of at least {MIN_SIZE} px")
+    if args.size < MIN_IMAGE_SIZE:  # the converter's smallest
+        raise UsageError(f"--size {args.size}: expected a crop side of at least {MIN_IMAGE_SIZE} px")
     if args.every < 1:
         raise UsageError(f"--every {args.every}: expected a whole number, at least 1")
     for flag, path in (("--images", args.images), ("--landmarks_root", args.landmarks_root)):
