@@ -76,8 +76,9 @@ def import_quietly(name: str):
 def run_absl(main_function, argv: list[str] | None = None, program: str | None = None) -> None:
     """absl's app.run, with every command's error rule (lac_gan/errors.py): a bad flag value is one
     line and exit status 2 (absl prints it with exit status 1), a UserError, OSError or TensorFlow
-    OpError raised by the command is one line and its exit status (1 but for a UsageError's 2), with the traceback only under --verbosity=1 or
-    more; --help exits with status 0 (absl ends it with 1, which scripts read as failure)."""
+    OpError raised by the command is one line and its exit status (1, a UsageError's 2), with the
+    traceback only under --verbosity=1 or more; --help exits with status 0 (absl ends it with 1,
+    which scripts read as failure)."""
     argv = list(sys.argv if argv is None else argv)
     program = program or argv[0]
     try:
