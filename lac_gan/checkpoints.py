@@ -4,15 +4,23 @@ readable checkpoint) or one checkpoint path.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import tensorflow as tf
 
-from lac_gan.errors import DataError, UsageError, check_output_dir
+from lac_gan.config import LacGanConfig
+from lac_gan.errors import DataError, UsageError, UserError, check_output_dir, fault_message
+from lac_gan.jaanet.config import JaanetConfig
+from lac_gan.locks import lock_directory
 
 CHECKPOINT_PREFIX = "ckpt"
 STEP_KEY = "step/.ATTRIBUTES/VARIABLE_VALUE"  # the trainer's `step` variable in its checkpoints
+TRAINING_LOCK_NAME = ".train.lock"
+TRAINER_CONFIGS = (LacGanConfig, JaanetConfig)  # what `train` and `train-detector` save in their logdirs
 
 
 class CheckpointNotFoundError(UsageError, FileNotFoundError):
@@ -28,7 +36,7 @@ def unreadable_reason(checkpoint: str) -> str | None:
             reader.get_tensor(name)
     # The reader raises IndexError for a truncated data file, OpErrors for others.
     except (tf.errors.OpError, ValueError, IndexError, OSError, RuntimeError) as error:
-        return (getattr(error, "message", None) or str(error)).strip().splitlines()[0]
+        return fault_message(error)
     return None
 
 
@@ -87,13 +95,63 @@ def checkpoint_logdir(checkpoint_path: str) -> Path:
     return Path(checkpoint_path).parent
 
 
-def prepare_logdir(config, logdir: str, resume: bool, steps: int) -> str | None:
-    """A trainer's logdir checked against --resume and --steps, then `config` (a SavedConfig:
-    LacGanConfig or JaanetConfig) saved in it; returns the checkpoint to resume from (the newest
-    readable one), None for a new run. A saved configuration must equal this run's."""
+def load_checkpointed(checkpoint: str | Path, config_class, build: Callable) -> tuple[object, dict, str]:
+    """(config, objects, checkpoint path) for a `--checkpoint` (a logdir or a checkpoint path): the
+    logdir's configuration read (config_class.load: a DataError naming the file when it is not one),
+    `build(config)` -> {name: model} restored from the checkpoint. A configuration that does not
+    fit the checkpoint's variables (edited, or another run's) is a DataError naming both files."""
+    path = resolve_checkpoint(checkpoint)
+    config = config_class.load(checkpoint_logdir(path))
+    try:
+        objects = build(config)
+        tf.train.Checkpoint(**objects).restore(path).expect_partial().assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as error:
+        raise DataError(f"{path} does not fit {checkpoint_logdir(path) / config_class.FILE_NAME} "
+                        f"({fault_message(error)}); was the configuration edited, or copied from another "
+                        "run?") from error
+    return config, objects, path
+
+
+def save_checkpoint(manager: tf.train.CheckpointManager, step: int) -> str:
+    """`manager.save` at `step`; a write that fails (disk full, no permission) is a UserError naming
+    the checkpoint, with what it had written removed: a `ckpt-N_temp/` folder left behind would
+    stand in the way of the run resumed at the last good checkpoint."""
+    prefix = Path(manager.directory) / f"{CHECKPOINT_PREFIX}-{step}"
+    try:
+        return manager.save(checkpoint_number=step)
+    except tf.errors.OpError as error:
+        shutil.rmtree(f"{prefix}_temp", ignore_errors=True)
+        for written in Path(manager.directory).glob(f"{prefix.name}.*"):  # never recorded in `checkpoint`
+            written.unlink(missing_ok=True)
+        kept = manager.latest_checkpoint
+        then = (f"the last good checkpoint is kept ({kept}): make room, then continue from it with --resume" if kept
+                else "make room, then run the command again")
+        raise UserError(f"{prefix}: checkpoint not written ({fault_message(error)}); {then}") from error
+
+
+@contextlib.contextmanager
+def prepare_logdir(config, logdir: str, resume: bool, steps: int) -> Iterator[str | None]:
+    """A trainer's logdir, locked against a second training there for the `with` block, checked
+    against --resume and --steps, then `config` (a SavedConfig: LacGanConfig or JaanetConfig) saved
+    in it; yields the checkpoint to resume from (the newest readable one), None for a new run. A
+    saved configuration must equal this run's; the other trainer's logdir is refused untouched."""
     logdir = check_output_dir("--logdir", logdir)
+    for other in TRAINER_CONFIGS:
+        if not isinstance(config, other) and (logdir / other.FILE_NAME).is_file():
+            raise UsageError(f"--logdir {logdir} holds {other.FILE_NAME}: it is {other.LOGDIR_KIND}, not "
+                             f"{type(config).LOGDIR_KIND}; use another --logdir")
+    if resume and not logdir.is_dir():
+        raise UsageError(f"--resume: {logdir} holds no checkpoint to resume from (no such folder); leave out "
+                         "--resume to start a new run there")
+    logdir.mkdir(parents=True, exist_ok=True)
+    with lock_directory(logdir, TRAINING_LOCK_NAME, "--logdir", "training",
+                        "wait for it to finish, or use another --logdir"):
+        yield _checked_resume(config, logdir, resume, steps)
+
+
+def _checked_resume(config, logdir: Path, resume: bool, steps: int) -> str | None:
     config_path = logdir / config.FILE_NAME
-    has_checkpoint = logdir.is_dir() and tf.train.get_checkpoint_state(str(logdir)) is not None
+    has_checkpoint = tf.train.get_checkpoint_state(str(logdir)) is not None
     if has_checkpoint and not resume:
         raise UsageError(f"--logdir {logdir} already holds checkpoints: pass --resume to continue, or use a new "
                          "--logdir")
@@ -107,13 +165,8 @@ def prepare_logdir(config, logdir: str, resume: bool, steps: int) -> str | None:
         if step is not None and step >= steps:
             raise UsageError(f"--steps {steps}: {resume_from} is already at step {step}; pass a larger "
                              "--steps (the global step to stop at) to train further")
-        if config_path.is_file():
-            try:
-                saved = type(config).load(logdir)
-            except (ValueError, TypeError) as error:
-                raise DataError(f"{config_path}: unreadable ({error})") from error
-            if saved != config:
-                raise UsageError(f"{config_path} differs from this run's configuration; resume with "
-                                 "the same preset and flags")
+        if config_path.is_file() and type(config).load(logdir) != config:
+            raise UsageError(f"{config_path} differs from this run's configuration; resume with "
+                             "the same preset and flags")
     config.save(logdir)
     return resume_from

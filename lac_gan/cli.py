@@ -13,7 +13,7 @@ import traceback
 
 from absl import app, flags
 
-from lac_gan.errors import UserError
+from lac_gan.errors import UserError, fault_message
 
 COMMANDS = {
     "convert": ("tfrecords_tools.convert", "BP4D images + AU_OCC CSVs -> aligned TFRecords with attention maps"),
@@ -76,9 +76,10 @@ def import_quietly(name: str):
 
 def run_absl(main_function, argv: list[str] | None = None, program: str | None = None) -> None:
     """absl's app.run, with every command's error rule (lac_gan/errors.py): a bad flag value is one
-    line and exit status 2 (absl prints it with exit status 1), a UserError or OSError raised by
-    the command is one line and its exit status, with the traceback only under --verbosity=1 or
-    more; --help exits with status 0 (absl ends it with 1, which scripts read as failure)."""
+    line and exit status 2 (absl prints it with exit status 1), a UserError, OSError or TensorFlow
+    OpError raised by the command is one line and its exit status (1, a UsageError's 2), with the
+    traceback only under --verbosity=1 or more; --help exits with status 0 (absl ends it with 1,
+    which scripts read as failure)."""
     argv = list(sys.argv if argv is None else argv)
     program = program or argv[0]
     try:
@@ -107,11 +108,20 @@ def _reporting_errors(main_function, program: str):
     def main(argv):
         try:
             return main_function(argv)
-        except (UserError, OSError) as error:  # OSError: disk full, permission denied... (names the path)
+        except _faults_outside_the_program() as error:
             if flags.FLAGS.verbosity >= 1:
                 traceback.print_exc()
-            report_error(program, error, getattr(error, "exit_code", 1))
+            report_error(program, error if isinstance(error, UserError) else fault_message(error),
+                         getattr(error, "exit_code", 1))
     return main
+
+
+def _faults_outside_the_program() -> tuple[type[BaseException], ...]:
+    """UserError, and what the system refuses (disk full, permission denied, a read-only folder...:
+    messages that name the path): OSError, and TensorFlow's OpError once TensorFlow is loaded (its
+    C++ file operations: checkpoints, summaries, SavedModels, TFRecords)."""
+    tensorflow = sys.modules.get("tensorflow")
+    return (UserError, OSError) + ((tensorflow.errors.OpError,) if tensorflow is not None else ())
 
 
 if __name__ == "__main__":

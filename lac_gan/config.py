@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -32,21 +34,57 @@ class SavedConfig:
 
     @classmethod
     def load(cls, directory: str | Path):
+        """The configuration saved in `directory`. A DataError naming the file when it is not JSON,
+        has unknown fields or values of the wrong type or range; fields it lacks (written by an older
+        version) take their defaults, with a warning."""
         path = Path(directory) / cls.FILE_NAME
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no {cls.FILE_NAME}; is {directory} {cls.LOGDIR_KIND}?")
-        values = json.loads(path.read_text())
-        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        try:
+            values = json.loads(path.read_text())
+        except ValueError as error:  # JSONDecodeError, UnicodeDecodeError
+            raise DataError(f"{path}: not readable JSON ({error})") from error
+        if not isinstance(values, dict):
+            raise DataError(f"{path}: expected a JSON object of {cls.__name__} fields, found {type(values).__name__}")
+        defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(defaults))
         if unknown:
             raise DataError(f"{path}: unknown fields {unknown}; written by another version of lacgan?")
-        # JSON has lists where the configurations have tuples.
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        missing = sorted(set(defaults) - set(values))
+        if missing:
+            logging.warning("%s lacks %s (written by an older version?): their defaults are used", path, missing)
+        wrong = sorted(name for name, value in values.items() if not _same_kind(value, defaults[name]))
+        if wrong:
+            raise DataError(f"{path}: {', '.join(f'{n} = {values[n]!r}' for n in wrong)}: expected "
+                            f"{', '.join(_kind(defaults[n]) for n in wrong)}")
+        try:  # JSON has lists where the configurations have tuples.
+            return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        except ValueError as error:
+            raise DataError(f"{path}: {error}") from error
+
+
+def _kind(default) -> str:
+    if isinstance(default, tuple):
+        return f"a list of {_kind(default[0]) if default else 'str'}"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[type(default)]
+
+
+def _same_kind(value, default) -> bool:
+    """Whether a JSON value can stand for a field whose default is `default` (an int is a float)."""
+    if isinstance(default, tuple):
+        element = default[0] if default else ""
+        return isinstance(value, list) and all(_same_kind(v, element) for v in value)
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
 
 
 @dataclass(frozen=True)
 class LacGanConfig(SavedConfig):
     FILE_NAME: ClassVar[str] = "config.json"
-    LOGDIR_KIND: ClassVar[str] = "a training logdir"
+    LOGDIR_KIND: ClassVar[str] = "a `lacgan train` logdir"
     # Data and latent space.
     image_size: int = 200  # paper: 200 x 200 x 3 aligned faces
     z_dim: int = 60  # paper: N_z = 60, and the tiled label is 60-dimensional too
@@ -86,6 +124,7 @@ class LacGanConfig(SavedConfig):
     untrained_aus: tuple[str, ...] = ()
 
     def __post_init__(self):
+        self._check_numbers()
         if self.z_dim % 2:
             raise ValueError(f"z_dim must be even (the 2-way label one-hot is tiled to it), got {self.z_dim}")
         if len(self.encoder_channels) != 5 or len(self.decoder_channels) != 5:
@@ -101,6 +140,28 @@ class LacGanConfig(SavedConfig):
             raise ValueError(f"untrained_aus names unknown AUs {unknown_aus}; AUs are {list(AU_NAMES)}")
         if len(self.identity_layers) != len(self.identity_layer_weights):
             raise ValueError("identity_layers and identity_layer_weights differ in length")
+
+    def _check_numbers(self) -> None:
+        """Values no model can have or train with (a NaN weight is only found as a NaN loss after the
+        model is built); batch_size is checked by training, against the data."""
+        for name in ("image_size", "z_dim", "kernel_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("encoder_channels", "decoder_channels", "latent_disc_units", "local_disc_channels",
+                     "global_disc_channels"):
+            if min(getattr(self, name), default=1) < 1:
+                raise ValueError(f"{name} must all be at least 1, got {getattr(self, name)}")
+        weights = ("lambda_latent_adv", "lambda_au_adv", "lambda_identity", "lambda_tv", "lambda_au_label",
+                   "lambda_image_adv", "au_loss_weights", "identity_layer_weights")
+        for name in weights:
+            values = getattr(self, name) if isinstance(getattr(self, name), tuple) else (getattr(self, name),)
+            if not all(math.isfinite(v) and v >= 0 for v in values):
+                raise ValueError(f"{name} must be finite and at least 0, got {getattr(self, name)}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a finite number above 0, got {self.learning_rate}")
+        for name in ("adam_beta_1", "adam_beta_2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
     @property
     def label_tile(self) -> int:

@@ -4,14 +4,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 from pathlib import Path
 
 import tensorflow as tf
 
 from lac_gan import record_schema
 from lac_gan.bp4d import fold_parts
-from lac_gan.errors import DataError, UsageError
+from lac_gan.errors import DataError, UsageError, fault_message
 from lac_gan.json_files import write_json_atomic
 
 MANIFEST_NAME = "manifest.json"
@@ -74,12 +73,6 @@ class ShardCheck:
         return f"{self.shard}: {listed}{more}"
 
 
-def _first_line(error: Exception) -> str:
-    """The useful part of a TF error: its first line, without the `{{function_node ...}}` prefix."""
-    text = re.sub(r"\{\{[^}]*\}\}\s*", "", getattr(error, "message", None) or str(error)).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def check_shard(path: str, write_good_to: Path | None = None) -> ShardCheck:
     """Reads every record of a shard (checksums) and parses it as an example of record_schema;
     with `write_good_to`, the readable examples are copied there."""
@@ -100,7 +93,7 @@ def check_shard(path: str, write_good_to: Path | None = None) -> ShardCheck:
                     tf.io.parse_single_example(record, record_schema.FEATURES)
                     good.append(record)
                 except tf.errors.InvalidArgumentError as error:
-                    check.bad.append((number, offset, f"not a LAC-GAN example ({_first_line(error)})"))
+                    check.bad.append((number, offset, f"not a LAC-GAN example ({fault_message(error)})"))
         check.good += len(good)
         for record in good if writer else ():
             writer.write(record)
@@ -115,7 +108,7 @@ def check_shard(path: str, write_good_to: Path | None = None) -> ShardCheck:
                 break
             except tf.errors.DataLossError as error:
                 check.bad.append((number, offset, f"damaged record, the rest of the shard is unreadable "
-                                                  f"({_first_line(error)})"))
+                                                  f"({fault_message(error)})"))
                 break
             chunk.append((number, offset, record))
             number, offset = number + 1, offset + len(record) + 16  # length, its CRC, data, data CRC
@@ -132,8 +125,9 @@ def check_shard(path: str, write_good_to: Path | None = None) -> ShardCheck:
 
 
 def readable_shards(files: list[str], skip_bad_records: bool, work_dir: Path, flag: str = "--skip_bad_records"
-                    ) -> tuple[list[str], dict]:
-    """Checks every shard before the long work starts: (shards to read, what was skipped).
+                    ) -> tuple[list[str], dict, int]:
+    """Checks every shard before the long work starts: (shards to read, what was skipped, how many
+    readable examples they hold).
 
     A bad record is a DataError naming the shard, record and byte offset, unless `skip_bad_records`:
     then each damaged shard is replaced by a copy of its readable examples under
@@ -142,8 +136,9 @@ def readable_shards(files: list[str], skip_bad_records: bool, work_dir: Path, fl
     """
     checks = [check_shard(f) for f in files]
     damaged = [c for c in checks if c.bad]
+    examples = sum(c.good for c in checks)
     if not damaged:
-        return list(files), {"records": 0, "shards": []}
+        return list(files), {"records": 0, "shards": []}, examples
     if not skip_bad_records:
         raise DataError(f"{damaged[0].describe()} ({len(damaged)} damaged shard(s) in all); pass {flag} to go on "
                         "without the bad records (counted), or convert those videos again")
@@ -160,7 +155,7 @@ def readable_shards(files: list[str], skip_bad_records: bool, work_dir: Path, fl
     logging.warning("%s: skipped %d unreadable record(s) in %d shard(s), reading their readable examples from "
                     "%s; details in %s", flag, skipped["records"], len(damaged), work_dir / READABLE_SHARDS_DIR,
                     work_dir / SKIPPED_RECORDS_NAME)
-    return [replaced.get(f, f) for f in files], skipped
+    return [replaced.get(f, f) for f in files], skipped, examples
 
 
 def make_dataset(files: list[str], image_size: int, batch_size: int, *, shuffle: bool = True,

@@ -7,13 +7,15 @@ Signature `serving_default`: image uint8 [N, S, S, 3] (a face aligned like the t
 """
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import tensorflow as tf
 
 from lac_gan import attention
 from lac_gan.au_table import NUM_AUS
-from lac_gan.errors import UsageError, check_output_dir
+from lac_gan.errors import UsageError, UserError, check_output_dir, fault_message
 from lac_gan.synthesis import Synthesizer, edit_faces, to_model_range, to_uint8
 
 
@@ -44,8 +46,18 @@ def check_export_dir(out_dir: str | Path) -> Path:
 
 
 def export_saved_model(synthesizer: Synthesizer, out_dir: str | Path) -> Path:
-    """Write the SavedModel to `out_dir` (see check_export_dir)."""
+    """Write the SavedModel to `out_dir` (see check_export_dir). It is written beside it and renamed
+    when complete, so a failed write (disk full, no permission) leaves no half SavedModel there to
+    block the re-run; the failure is a UserError naming `out_dir`."""
     out_dir = check_export_dir(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.partial")
     module = EditingModule(synthesizer)
-    tf.saved_model.save(module, str(out_dir), signatures={"serving_default": module.serve})
+    try:
+        tf.saved_model.save(module, str(partial), signatures={"serving_default": module.serve})
+        partial.rename(out_dir)
+    except (OSError, tf.errors.OpError) as error:
+        raise UserError(f"--out {out_dir}: SavedModel not written ({fault_message(error)})") from error
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return out_dir

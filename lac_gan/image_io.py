@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lac_gan.errors import DataError
+from lac_gan.errors import DataError, naming_path
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -42,7 +42,8 @@ def write_rgb(image: np.ndarray, path: str | Path) -> None:
     temporary = path.with_name(f".{path.name}.partial{path.suffix}")
     options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
     try:
-        Image.fromarray(image).save(temporary, **options)
-        temporary.replace(path)
+        with naming_path(path):
+            Image.fromarray(image).save(temporary, **options)
+            temporary.replace(path)
     finally:
         temporary.unlink(missing_ok=True)  # a failed write (disk full...) leaves nothing behind

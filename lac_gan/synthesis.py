@@ -15,7 +15,7 @@ import tensorflow as tf
 from lac_gan import attention
 from lac_gan.au_table import NUM_AUS
 from lac_gan.bp4d import UNKNOWN_LABEL
-from lac_gan.checkpoints import checkpoint_logdir, resolve_checkpoint
+from lac_gan.checkpoints import load_checkpointed
 from lac_gan.config import LacGanConfig
 from lac_gan.models import CARGs
 
@@ -81,9 +81,11 @@ class Synthesizer:
 
 def load_synthesizer(checkpoint: str) -> Synthesizer:
     """A Synthesizer from a training logdir (latest checkpoint) or a checkpoint path."""
-    path = resolve_checkpoint(checkpoint)
-    config = LacGanConfig.load(checkpoint_logdir(path))
+    config, objects, _ = load_checkpointed(checkpoint, LacGanConfig, _untrained_generator)
+    return Synthesizer(config, objects["generator"])
+
+
+def _untrained_generator(config: LacGanConfig) -> dict[str, CARGs]:
     generator = CARGs(config, name="cargs")
     generator.create_weights()
-    tf.train.Checkpoint(generator=generator).restore(path).expect_partial().assert_existing_objects_matched()
-    return Synthesizer(config, generator)
+    return {"generator": generator}

@@ -29,9 +29,9 @@ from lac_gan import attention, dataset, losses, regressor_validation, vggface
 from lac_gan.au_table import AU_NAMES, NUM_AUS
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
 from lac_gan.checkpoints import (CHECKPOINT_PREFIX, checkpoint_logdir, checkpoint_step, prepare_logdir,
-                                  resolve_checkpoint)
+                                  resolve_checkpoint, save_checkpoint)
 from lac_gan.config import LacGanConfig
-from lac_gan.errors import DataError, UsageError, UserError
+from lac_gan.errors import DataError, UsageError, UserError, check_seed
 from lac_gan.json_files import write_json_atomic
 from lac_gan.models import LacGanModels, read_label_code
 from lac_gan.progress import Progress
@@ -344,7 +344,11 @@ def training_files(config: LacGanConfig, options: TrainingOptions) -> list[str]:
         logging.info("%s holds %dpx faces: resized to the config's %dpx as they are read",
                      options.data_dir, manifest_size, config.image_size)
     files = dataset.fold_files(options.data_dir, options.fold, "train")
-    return dataset.readable_shards(files, options.skip_bad_records, Path(options.logdir))[0]
+    files, _, examples = dataset.readable_shards(files, options.skip_bad_records, Path(options.logdir))
+    if config.batch_size > examples:  # a batch larger than the data would read it over and over
+        raise UsageError(f"--batch_size {config.batch_size}: the training parts of fold {options.fold} hold "
+                         f"{examples} readable examples; choose at most that")
+    return files
 
 
 def untrained_aus(data_dir: str, fold: int) -> dict[str, str]:
@@ -394,6 +398,7 @@ def _check_options(config: LacGanConfig, options: TrainingOptions) -> None:
         raise UsageError(f"--eval_examples {options.eval_examples}: expected at least 1")
     if config.batch_size < 1:
         raise UsageError(f"--batch_size {config.batch_size}: expected at least 1")
+    check_seed(options.seed)
     if options.identity_weights is not None:
         vggface.read_weights(options.identity_weights)  # a missing or wrong file, before the models are built
 
@@ -487,7 +492,12 @@ def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[st
     for au, reason in untrained.items():
         logging.warning("%s is untrained: %s; its region keeps the source pixels in every edit", au, reason)
     config = config.replace(untrained_aus=tuple(untrained))
-    resume_from = prepare_logdir(config, options.logdir, options.resume, options.steps)
+    with prepare_logdir(config, options.logdir, options.resume, options.steps) as resume_from:
+        return _train(config, options, resume_from)
+
+
+def _train(config: LacGanConfig, options: TrainingOptions, resume_from: str | None) -> list[dict[str, float]]:
+    """run_training's work, in its locked logdir."""
     files = training_files(config, options)
     held_out = (regressor_validation.held_out_set(dataset.fold_files(options.data_dir, options.fold, "test"),
                                                   options.eval_examples) if options.eval_every else None)
@@ -518,7 +528,7 @@ def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[st
         if step % options.image_every == 0:
             _write_images(writer, trainer, preview, step)
         if step % options.checkpoint_every == 0 or step == options.steps:
-            manager.save(checkpoint_number=step)
+            save_checkpoint(manager, step)
         if validation is not None and (step % options.eval_every == 0 or step == options.steps):
             figures = regressor_validation.regressor_validation(trainer, held_out)
             write_scalars(writer, regressor_validation.validation_scalars(figures), step)

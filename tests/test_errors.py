@@ -27,6 +27,7 @@ from lac_gan.evaluation.protocol import EvaluationConfig, run_evaluation
 from lac_gan.export import check_export_dir
 from lac_gan.image_io import read_rgb
 from lac_gan.json_files import write_json_atomic
+from lac_gan.locks import DirectoryBusyError
 from lac_gan.training import TrainingOptions, run_training, training_files
 from tfrecords_tools import convert
 
@@ -144,7 +145,7 @@ def test_a_second_converter_on_the_same_out_dir_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     with convert.lock_out_dir(out):
-        with pytest.raises(convert.ConversionFailed, match=f"another converter \\(pid {os.getpid()}\\)"):
+        with pytest.raises(DirectoryBusyError, match=f"another converter \\(pid {os.getpid()}\\)"):
             convert.lock_out_dir(out)
     convert.lock_out_dir(out).close()  # free again once the first run has ended
 
@@ -273,6 +274,7 @@ def save_trainer_like_checkpoints(logdir: Path, steps: list[int]) -> list[str]:
 def test_resume_without_checkpoint_or_below_it_is_refused(data_dir, tmp_path):
     with pytest.raises(UsageError, match="--resume: .* holds no checkpoint to resume from"):
         run_training(config_lib.tiny(), train_options(data_dir, tmp_path / "empty", resume=True))
+    assert not (tmp_path / "empty").exists()  # a refused run leaves nothing behind
     save_trainer_like_checkpoints(tmp_path / "run", [6])
     with pytest.raises(UsageError, match="--steps 4: .*ckpt-6 is already at step 6"):
         run_training(config_lib.tiny(), train_options(data_dir, tmp_path / "run", resume=True, steps=4))
@@ -422,3 +424,269 @@ def test_folder_edit_goes_on_past_a_photo_it_cannot_write(tmp_path, astronaut):
 def test_user_error_classes_keep_their_exit_status():
     assert UserError.exit_code == 1 and DataError.exit_code == 1 and UsageError.exit_code == 2
     assert issubclass(checkpoints.CheckpointNotFoundError, UsageError)
+
+
+# ---- issue 20: faults that still got through ---------------------------------------------------------
+
+HOLD_LOGDIR = textwrap.dedent("""
+    import os, sys, time
+    from lac_gan import checkpoints, config
+    with checkpoints.prepare_logdir(config.tiny(), sys.argv[1], False, 4):
+        print(os.getpid(), flush=True)
+        time.sleep(120)
+""")
+
+
+def test_a_second_training_on_a_running_trainings_logdir_is_refused_with_its_pid(data_dir, tmp_path):
+    logdir = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-c", HOLD_LOGDIR, str(logdir)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                             text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    try:
+        pid = int(first.stdout.readline())
+        saved = (logdir / "config.json").read_bytes()
+        second = lacgan("train", "--data_dir", data_dir, "--logdir", logdir, "--identity_weights", "none",
+                        "--preset", "tiny", "--steps", "4", "--resume")
+        assert_one_line_error(second, 1, f"--logdir {logdir}: another training (pid {pid}) is writing there")
+        with pytest.raises(UserError, match=f"another training \\(pid {pid}\\)"):  # train-detector too
+            with checkpoints.prepare_logdir(config_lib.tiny(), str(logdir), False, 4):
+                pass
+        assert (logdir / "config.json").read_bytes() == saved
+        assert sorted(p.name for p in logdir.iterdir()) == [".train.lock", "config.json"]
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    with checkpoints.prepare_logdir(config_lib.tiny(), str(logdir), False, 4):  # freed by the kill -9
+        pass
+
+
+def test_in_one_process_the_logdir_is_held_only_while_training(data_dir, tmp_path):
+    with checkpoints.prepare_logdir(config_lib.tiny(), str(tmp_path / "run"), False, 4):
+        with pytest.raises(UserError, match=f"another training \\(pid {os.getpid()}\\)"):
+            run_training(config_lib.tiny(), train_options(data_dir, tmp_path / "run"))
+    with pytest.raises(UsageError, match="--seed -1"):  # released: the run gets as far as its own checks
+        run_training(config_lib.tiny(), train_options(data_dir, tmp_path / "run", seed=-1))
+
+
+def test_a_trainer_refuses_the_other_trainers_logdir_untouched(tmp_path):
+    from lac_gan.jaanet import config as jaanet_config
+    lacgan_logdir = write_untrained_checkpoint(tmp_path / "lacgan")
+    before = sorted(p.name for p in lacgan_logdir.iterdir())
+    with pytest.raises(UsageError, match="holds config.json: it is a `lacgan train` logdir, not a `lacgan "
+                                         "train-detector` logdir"):
+        with checkpoints.prepare_logdir(jaanet_config.tiny(), str(lacgan_logdir), True, 4):
+            pass
+    assert sorted(p.name for p in lacgan_logdir.iterdir()) == before
+    jaanet_config.tiny().save(tmp_path / "detector")
+    with pytest.raises(UsageError, match="holds jaanet_config.json"):
+        with checkpoints.prepare_logdir(config_lib.tiny(), str(tmp_path / "detector"), False, 4):
+            pass
+
+
+OP_ERROR_RUNNER = textwrap.dedent("""
+    import sys
+    import tensorflow as tf
+    from lac_gan.cli import run_absl
+
+    def main(argv):
+        raise tf.errors.ResourceExhaustedError(None, None, "{{function_node __wrapped__SaveV2_dtypes_2}} "
+                                               "/runs/a/ckpt-2_temp/part-00000; No space left on device [Op:SaveV2]")
+
+    run_absl(main, ["tool"], "tool")
+""")
+
+
+def test_tensorflow_file_errors_are_one_line_naming_the_path():
+    result = subprocess.run([sys.executable, "-c", OP_ERROR_RUNNER], capture_output=True, text=True, cwd=REPO_ROOT,
+                            timeout=120, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    line = assert_one_line_error(result, 1, "tool: error: /runs/a/ckpt-2_temp/part-00000; No space left on device")
+    assert "function_node" not in line and "[Op:" not in line
+
+
+def test_a_failed_checkpoint_save_leaves_nothing_in_the_way(tmp_path, monkeypatch):
+    save_trainer_like_checkpoints(tmp_path, [2])
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=tf.Variable(4, dtype=tf.int64)), str(tmp_path), 5,
+                                         checkpoint_name=checkpoints.CHECKPOINT_PREFIX)
+
+    def disk_full(self, checkpoint_number):  # what SaveV2 leaves when the disk fills up
+        (tmp_path / f"ckpt-{checkpoint_number}_temp").mkdir()
+        (tmp_path / f"ckpt-{checkpoint_number}_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"x")
+        raise tf.errors.ResourceExhaustedError(None, None, f"{tmp_path}/ckpt-4_temp/part-0; No space left on device")
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", disk_full)
+    with pytest.raises(UserError, match=f"{tmp_path}/ckpt-4: checkpoint not written \\(.*No space left on device\\); "
+                                        f"the last good checkpoint is kept \\({tmp_path}/ckpt-2\\): .* --resume"):
+        checkpoints.save_checkpoint(manager, 4)
+    assert not list(tmp_path.glob("ckpt-4*"))
+    assert checkpoints.newest_readable_checkpoint(tmp_path) == str(tmp_path / "ckpt-2")
+
+
+def test_a_failed_export_leaves_no_half_saved_model(tmp_path, monkeypatch):
+    from lac_gan.export import export_saved_model
+    from lac_gan.synthesis import load_synthesizer
+    synthesizer = load_synthesizer(str(write_untrained_checkpoint(tmp_path / "run")))
+
+    def read_only(module, export_dir, signatures):
+        # Written beside --out, so that a kill half way leaves nothing at --out either.
+        assert Path(export_dir).parent == tmp_path and Path(export_dir).name != "saved"
+        Path(export_dir, "variables").mkdir(parents=True)
+        raise tf.errors.PermissionDeniedError(None, None, f"{export_dir}/saved_model.pb; Read-only file system")
+    monkeypatch.setattr(tf.saved_model, "save", read_only)
+    with pytest.raises(UserError, match=f"--out {tmp_path / 'saved'}: SavedModel not written .*Read-only file system"):
+        export_saved_model(synthesizer, tmp_path / "saved")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing to block the re-run
+
+
+def test_writes_that_fail_name_their_file(tmp_path, monkeypatch):
+    from lac_gan.image_io import write_rgb
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")  # as write() and close() raise it: no file name
+    monkeypatch.setattr(Path, "write_text", disk_full)
+    with pytest.raises(OSError, match=f"No space left on device: '{tmp_path / 'results.json'}'"):
+        write_json_atomic(tmp_path / "results.json", {"pairs": 1})
+    monkeypatch.setattr(Image.Image, "save", disk_full)
+    with pytest.raises(OSError, match=f"No space left on device: '{tmp_path / 'face.png'}'"):
+        write_rgb(np.zeros((4, 4, 3), np.uint8), tmp_path / "face.png")
+    assert not list(tmp_path.iterdir())
+
+
+def test_convert_stops_in_one_line_when_out_dir_cannot_be_written(tmp_path, monkeypatch, astronaut):
+    images, labels, folds = small_tree(tmp_path, astronaut)
+    (tmp_path / "out" / "p").mkdir(parents=True)
+
+    def disk_full(job, converter, on_frame):
+        job.shard.with_name(job.shard.name + convert.PARTIAL_SUFFIX).write_bytes(b"half")
+        raise tf.errors.ResourceExhaustedError(None, None, f"{job.shard}.partial; No space left on device")
+    monkeypatch.setattr(convert, "convert_video", disk_full)
+    monkeypatch.setattr(convert, "FrameConverter", lambda settings: None)
+    with pytest.raises(convert.ConversionFailed, match="F001_T1.tfrecord.partial; No space left on device; finished"):
+        convert.convert(str(images), str(labels), str(tmp_path / "out"), folds=str(folds),
+                        settings=convert.Settings(image_size=32, landmarks=convert.LANDMARKS_CANONICAL))
+    assert not list((tmp_path / "out" / "p").iterdir()) and not (tmp_path / "out" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda text: text[:40], "config.json: not readable JSON"),
+    (lambda text: "[1, 2]", "config.json: expected a JSON object of LacGanConfig fields"),
+    (lambda text: text.replace('"image_size": 32', '"image_size": "32"'), "image_size = '32': expected an integer"),
+    (lambda text: text.replace('"lambda_tv": 0.001', '"lambda_tv": NaN'), "lambda_tv must be finite"),
+    (lambda text: text.replace('"image_size": 32', '"image_size": 64'),
+     "ckpt-1 does not fit .*config.json \\(.*shape"),
+    (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "encoder_channels"}),
+     "ckpt-1 does not fit .*config.json"),
+])
+def test_a_config_that_does_not_fit_its_checkpoint_is_named(tmp_path, change, message):
+    from lac_gan.synthesis import load_synthesizer
+    logdir = write_untrained_checkpoint(tmp_path / "run")
+    (logdir / "config.json").write_text(change((logdir / "config.json").read_text()))
+    with pytest.raises(DataError, match=message):
+        load_synthesizer(str(logdir))
+
+
+def test_export_on_a_corrupt_config_is_one_line(tmp_path):
+    logdir = write_untrained_checkpoint(tmp_path / "run")
+    (logdir / "config.json").write_text('{"image_size": 32, "z_dim"')
+    result = lacgan("export", "--checkpoint", logdir, "--out", tmp_path / "saved")
+    assert_one_line_error(result, 1, f"{logdir / 'config.json'}: not readable JSON")
+    assert not (tmp_path / "saved").exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("learning_rate=nan", "learning_rate must be a finite number above 0, got nan"),
+    ("lambda_au_label=nan", "lambda_au_label must be finite and at least 0, got nan"),
+    ("lambda_identity=-1", "lambda_identity must be finite and at least 0"),
+    ("adam_beta_1=1", "adam_beta_1 must be in \\[0, 1\\)"),
+    ("au_loss_weights=1:1:1:1:1:1:1:1:1:1:1:inf", "au_loss_weights must be finite"),
+])
+def test_absurd_configuration_values_are_refused_before_any_model(override, message):
+    with pytest.raises(ValueError, match=message):
+        config_lib.tiny().with_overrides(override)
+
+
+def test_training_numbers_checked_against_the_data_before_any_model(data_dir, tmp_path):
+    with pytest.raises(UsageError, match="--batch_size 9: the training parts of fold 1 hold 8 readable examples"):
+        run_training(config_lib.tiny().replace(batch_size=9), train_options(data_dir, tmp_path / "run"))
+    with pytest.raises(UsageError, match="--seed -1: expected a whole number from 0 to 2\\*\\*32 - 1"):
+        run_training(config_lib.tiny(), train_options(data_dir, tmp_path / "run2", seed=-1))
+    assert not (tmp_path / "run2").exists()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"steps": 0}, "--steps 0"), ({"eval_every": -1}, "--eval_every -1"),
+    ({"checkpoint_every": 0}, "--checkpoint_every 0"), ({"seed": -3}, "--seed -3"),
+])
+def test_detector_training_flags_that_cannot_work(tmp_path, changes, message):
+    from lac_gan.jaanet import config as jaanet_config
+    from lac_gan.jaanet.training import DetectorTrainingOptions, run_detector_training
+    options = DetectorTrainingOptions(data_dir=str(tmp_path / "nowhere"), logdir=str(tmp_path / "run"), **changes)
+    with pytest.raises(UsageError, match=message):
+        run_detector_training(jaanet_config.tiny(), options)
+
+
+def test_detector_configuration_flags_are_one_line():
+    result = lacgan("train-detector", "--data_dir", "nowhere", "--logdir", "nowhere", "--lr_decay_steps", "-1")
+    assert_one_line_error(result, 2, "--lr_decay_steps must be at least 1, got -1")
+    from lac_gan.jaanet import config as jaanet_config
+    with pytest.raises(ValueError, match="learning_rate must be a finite number above 0, got nan"):
+        jaanet_config.tiny().replace(learning_rate=float("nan"))
+
+
+def test_more_flags_that_cannot_work():
+    with pytest.raises(convert.ConvertError, match="--fill_coefficient > 0, got .* and nan"):
+        convert.Settings(fill_coefficient=float("nan")).check()
+    with pytest.raises(UsageError, match="--seed -1"):
+        evaluation("data", "out", seed=-1).check()
+    with pytest.raises(UsageError, match="--detector_timeout inf"):
+        evaluation("data", "out", detector_timeout=float("inf")).check()
+
+
+def test_convert_jaanet_checks_flags_and_files_before_pytorch(tmp_path):
+    from lac_gan.jaanet.official_weights import MODULE_FILES, convert_official_weights
+    (tmp_path / "file").write_text("")
+    (tmp_path / "pth").mkdir()
+    for module in MODULE_FILES:
+        (tmp_path / "pth" / f"{module}_3.pth").write_bytes(b"")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "anything").write_text("")
+    for pth_dir, epoch, out_dir, message in [
+        (tmp_path / "nowhere", 3, tmp_path / "out", "--pth_dir .*nowhere: not a directory"),
+        (tmp_path / "file", 3, tmp_path / "out", "--pth_dir .*file: not a directory"),
+        (tmp_path / "pth", -1, tmp_path / "out", "--epoch -1"),
+        (tmp_path / "pth", 4, tmp_path / "out", "region_learning_4.pth: no such file"),
+        (tmp_path / "pth", 3, tmp_path / "used", "--out_dir .*used: not empty"),
+        (tmp_path / "pth", 3, tmp_path / "file" / "out", "--out_dir .*is under"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            convert_official_weights(pth_dir, epoch, out_dir)
+    assert not (tmp_path / "out").exists()
+
+
+def test_landmark_files_are_named_with_what_is_wrong(tmp_path):
+    from tfrecords_tools.bp4d_layout import read_landmarks49
+    path = tmp_path / "1.txt"
+    path.write_text(" ".join(["nan"] + ["10"] * 97))
+    with pytest.raises(DataError, match=f"{path}: 1 of its 98 numbers are not finite"):
+        read_landmarks49(path)
+    path.write_text(" ".join(["ten"] + ["10"] * 97))
+    with pytest.raises(DataError, match=f"{path}: not a landmark file of 98 numbers"):
+        read_landmarks49(path)
+    path.write_bytes(b"\xff\xfe" + b" 10" * 98)
+    with pytest.raises(DataError, match=f"{path}: not a landmark file"):
+        read_landmarks49(path)
+
+
+def test_frame_and_folder_names_that_are_not_plain_digits_or_utf8(tmp_path, astronaut):
+    from tfrecords_tools.bp4d_layout import discover
+    images, labels, _ = small_tree(tmp_path, astronaut)
+    video = images / "F001" / "T1"
+    (video / "\u00b2.jpg").write_bytes((video / "1.jpg").read_bytes())  # isdigit(), but not int()
+    (video / "\u0662.jpg").write_bytes((video / "1.jpg").read_bytes())  # Arabic-Indic 2: not a BP4D frame name
+    undecodable = os.path.join(os.fsencode(images), b"F\xff02", b"T1")
+    os.makedirs(undecodable)
+    (Path(os.fsdecode(undecodable)) / "1.jpg").write_bytes((video / "1.jpg").read_bytes())
+    (labels / os.fsdecode(b"F\xff02_T1.csv")).write_text((labels / "F001_T1.csv").read_text())
+    videos, problems = discover(images, labels)
+    assert [(v.name, [f for f, _, _ in v.frames]) for v in videos] == [("F001_T1", [1])]
+    assert problems.counts == {"name_not_utf8": 1}
+    written = write_json_atomic(tmp_path / "manifest.json", problems.to_dict()).read_bytes()
+    written.decode("utf-8")  # strict UTF-8, and no lone surrogate escaped in the JSON either
+    assert b"\\udc" not in written.replace(b"\\\\udc", b"") and b"F\\\\udcff02_T1.csv" in written

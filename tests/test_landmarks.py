@@ -2,6 +2,7 @@
 counted fallback to the canonical face (converter and editor)."""
 import hashlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -268,13 +269,44 @@ def test_fitting_script_cross_validates_by_part_and_writes_a_loadable_mapping(tm
     fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={root / 'landmarks_49'}",
                                f"--folds={root / 'folds.json'}", f"--out={out}", f"--points_cache={tmp_path / 'p.npz'}"])
     np.testing.assert_allclose(landmarks.LandmarkMapping.load(out).dlib68.weights, mapping.dlib68.weights)
-    (tmp_path / "p.npz").write_bytes(b"garbage")
-    with pytest.raises(SystemExit, match="--points_cache .*p.npz: not a points cache"):
-        fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={root / 'landmarks_49'}",
-                                   f"--folds={root / 'folds.json'}", f"--out={out}", f"--points_cache={tmp_path / 'p.npz'}"])
+    flags = [f"--images={root / 'images'}", f"--landmarks_root={root / 'landmarks_49'}", f"--out={out}"]
     (root / "one_part.json").write_text('{"a": ["P01", "P06", "P10"]}')
-    with pytest.raises(SystemExit, match="needs frames of at least 2 parts"):
-        fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={root / 'landmarks_49'}",
-                                   f"--folds={root / 'one_part.json'}", f"--out={out}"])
-    with pytest.raises(SystemExit, match="--landmarks_root .*nowhere: no such directory"):
-        fit_landmark_mapping.main([f"--images={root / 'images'}", f"--landmarks_root={tmp_path / 'nowhere'}"])
+    assert_fit_error(capsys, 2, "needs frames of at least 2 parts",
+                     [*flags, f"--folds={root / 'one_part.json'}", f"--points_cache={tmp_path / 'p.npz'}"])
+    (tmp_path / "p.npz").write_bytes(b"garbage")
+    assert_fit_error(capsys, 2, "--points_cache .*p.npz: not a points cache",
+                     [*flags, f"--folds={root / 'folds.json'}", f"--points_cache={tmp_path / 'p.npz'}"])
+
+
+def assert_fit_error(capsys, code: int, pattern: str, argv: list[str]) -> None:
+    """fit_landmark_mapping stops with `code` and one line `fit_landmark_mapping: error: <pattern>`."""
+    from tfrecords_tools import fit_landmark_mapping
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        fit_landmark_mapping.main(argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == code and len(lines) == 1, lines
+    assert re.match(f"fit_landmark_mapping: error: .*{pattern}", lines[0]), lines[0]
+
+
+@pytest.mark.parametrize("flag, pattern", [
+    ("--ridge=nan", "--ridge nan: expected a finite number above 0"),
+    ("--ridge=0", "--ridge 0.0: expected a finite number above 0"),
+    ("--mesh_weight=5", "--mesh_weight 5.0: expected a share from 0 to 1"),
+    ("--size=-1", "--size -1: expected a crop side of at least 16"),
+    ("--every=0", "--every 0: expected a whole number, at least 1"),
+    ("--every=x", "argument --every: invalid int value: 'x' \\(--help lists the flags\\)"),
+])
+def test_fitting_script_refuses_absurd_flags_before_any_work(tmp_path, capsys, flag, pattern):
+    tmp_path.joinpath("images").mkdir()
+    assert_fit_error(capsys, 2, pattern, [f"--images={tmp_path / 'images'}", f"--landmarks_root={tmp_path}",
+                                          f"--out={tmp_path / 'm.npz'}", flag])
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_fitting_script_writes_only_where_told(tmp_path, capsys):
+    shipped = landmarks.MAPPING_PATH.read_bytes()
+    assert_fit_error(capsys, 2, "the following arguments are required: --out", [])
+    assert_fit_error(capsys, 2, "--landmarks_root .*nowhere: no such directory",
+                     [f"--images={tmp_path}", f"--landmarks_root={tmp_path / 'nowhere'}", f"--out={tmp_path / 'm.npz'}"])
+    assert landmarks.MAPPING_PATH.read_bytes() == shipped

@@ -19,7 +19,7 @@ import numpy as np
 
 from lac_gan.au_table import AU_NUMBERS
 from lac_gan.bp4d import UNKNOWN_LABEL
-from lac_gan.errors import UsageError
+from lac_gan.errors import DataError, UsageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 FRAME_COLUMN = "0"
@@ -69,7 +69,18 @@ class Video:
 
 
 def _frame_number(stem: str) -> int | None:
-    return int(stem) if stem.isdigit() else None
+    """`12` -> 12; anything else (`12a`, and `²` or `١٢`, which str.isdigit() accepts too) -> None."""
+    return int(stem) if stem.isascii() and stem.isdigit() else None
+
+
+def _is_utf8(name: str) -> bool:
+    """False for a name whose bytes are not UTF-8 (Python holds them as lone surrogates, which
+    neither a record's strings nor strict JSON can carry)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _visible_dirs(path: Path) -> list[os.DirEntry]:
@@ -166,13 +177,19 @@ def read_au_csv(path: Path) -> tuple[dict[int, tuple[int, ...]], Problems]:
 
 
 def read_landmarks49(path: str | Path) -> np.ndarray:
-    """49 points [49, (x, y)], 0-based pixels, from a JAA-Net-style file of 98 1-based numbers."""
-    values = np.array(Path(path).read_text().split(), dtype=np.float64)
-    if values.shape != (98,) or not np.isfinite(values).all():
-        raise ValueError(f"{path}: expected 98 numbers x1 y1 ... x49 y49, got {values.size}")
+    """49 points [49, (x, y)], 0-based pixels, from a JAA-Net-style file of 98 1-based numbers; a
+    DataError naming the file and what is wrong with it."""
+    try:
+        values = np.array(Path(path).read_text().split(), dtype=np.float64)
+    except (OSError, ValueError) as error:  # ValueError: text that is not a number, or not UTF-8
+        raise DataError(f"{path}: not a landmark file of 98 numbers ({error})") from error
+    if values.shape != (98,):
+        raise DataError(f"{path}: expected 98 numbers x1 y1 ... x49 y49, got {values.size}")
+    if not np.isfinite(values).all():
+        raise DataError(f"{path}: {int(np.sum(~np.isfinite(values)))} of its 98 numbers are not finite (nan or inf)")
     points = values.reshape(49, 2) - 1.0
     if np.ptp(points, axis=0).min() <= 0:
-        raise ValueError(f"{path}: the 49 points lie on a line; no face can be aligned from them")
+        raise DataError(f"{path}: the 49 points lie on a line; no face can be aligned from them")
     return points
 
 
@@ -200,6 +217,10 @@ def discover(bp4d_root: Path, labels_root: Path) -> tuple[list[Video], Problems]
         raise LayoutError(f"expected {csv_pattern}, found no such CSV in {labels_root}")
 
     video_problems = Problems()
+    for key in sorted(k for k in images.keys() | label_files.keys() if not all(map(_is_utf8, k))):
+        images.pop(key, None)
+        found = label_files.pop(key, None)
+        video_problems.add("name_not_utf8", str(found or bp4d_root.joinpath(*key)))
     videos = []
     for key in sorted(images.keys() - label_files.keys()):
         video_problems.add("images_without_csv", str(bp4d_root.joinpath(*key)))

@@ -17,6 +17,7 @@ import collections
 import dataclasses
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import shlex
@@ -39,10 +40,10 @@ from lac_gan.au_table import AU_NAMES
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, JAANET_PARTS, UNKNOWN_LABEL, fold_parts
 from lac_gan.cli import run_absl
 from lac_gan.dataset import MANIFEST_NAME
-from lac_gan.errors import UsageError, UserError, check_output_dir
-from lac_gan.folder_lock import lock_folder
+from lac_gan.errors import UsageError, UserError, check_output_dir, fault_message
 from lac_gan.image_io import ImageReadError, read_rgb
 from lac_gan.json_files import write_json_atomic
+from lac_gan.locks import lock_directory
 from lac_gan.landmarks import MAPPING_PATH
 from lac_gan.progress import format_eta
 from lac_gan.provenance import package_versions
@@ -56,6 +57,7 @@ SIDECAR_SUFFIX = ".stats.json"
 PARTIAL_SUFFIX = ".partial"
 LOCK_NAME = ".convert.lock"
 PROGRESS_EVERY_S = 3.0
+MIN_IMAGE_SIZE = 16
 PARENT_CHECK_S = 1.0
 ALIGNMENT_METHOD = ("with 49 landmarks (from a file, or fitted on MTCNN's face by lac_gan.landmarks: dlib's 68 points "
                     "and MediaPipe's face mesh mapped to OpenFace's 49): "
@@ -94,8 +96,8 @@ class ConvertError(UsageError):
 
 
 class ConversionFailed(UserError):
-    """The run could not finish (a worker died, videos failed, out_dir is busy or damaged): exit
-    status 1. Finished shards are kept; the message says what to do."""
+    """The run could not finish (a worker died, videos failed, out_dir is damaged or cannot be
+    written): exit status 1. Finished shards are kept; the message says what to do."""
 
 
 class FrameSkipped(Exception):
@@ -128,9 +130,9 @@ class Settings:
         return dataclasses.replace(self, landmarks=landmarks)
 
     def check(self) -> None:
-        if self.image_size < 16:
-            raise ConvertError(f"--image_size must be at least 16, got {self.image_size}")
-        if not 0 < self.spatial_ratio <= 1 or self.fill_coefficient <= 0:
+        if self.image_size < MIN_IMAGE_SIZE:
+            raise ConvertError(f"--image_size must be at least {MIN_IMAGE_SIZE}, got {self.image_size}")
+        if not 0 < self.spatial_ratio <= 1 or not (math.isfinite(self.fill_coefficient) and self.fill_coefficient > 0):
             raise ConvertError(f"--spatial_ratio must be in (0, 1] and --fill_coefficient > 0, got "
                                f"{self.spatial_ratio} and {self.fill_coefficient}")
         if self.redetect_every < 1 or self.detect_size < 48:
@@ -336,6 +338,10 @@ def _run_job(job: Job) -> tuple[str, dict | None, str | None]:
     video must not stop the others; its partial file is removed and a re-run retries it."""
     try:
         return job.video.name, convert_video(job, _converter, _count_frame), None
+    except (OSError, tf.errors.OpError) as error:  # out_dir cannot be written (disk full...): no video can
+        job.shard.with_name(job.shard.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
+        raise ConversionFailed(f"{fault_message(error)}; finished shards are kept: make room, then run the same "
+                               "command again to convert the rest") from None
     except Exception:  # noqa: BLE001 - reported per video in the manifest and on stderr
         job.shard.with_name(job.shard.name + PARTIAL_SUFFIX).unlink(missing_ok=True)
         return job.video.name, None, traceback.format_exc()
@@ -385,7 +391,11 @@ def run_jobs(jobs: list[Job], workers: int, settings: Settings) -> dict[str, tup
             with ProcessPoolExecutor(min(workers, len(todo)), mp_context=context, initializer=_init_worker,
                                      initargs=(settings, frames_done, True, os.getpid())) as pool:
                 for future in as_completed([pool.submit(_run_job, job) for job in todo]):
-                    name, stats, error = future.result()
+                    try:
+                        name, stats, error = future.result()
+                    except ConversionFailed:
+                        pool.shutdown(cancel_futures=True)  # the other videos would fail the same way
+                        raise
                     results[name] = (stats, error)
     except BrokenProcessPool as error:  # a worker was killed (out of memory?): nothing to count, stop
         raise ConversionFailed("a worker process died (killed, out of memory?); finished shards are kept: run "
@@ -519,7 +529,8 @@ def make_jobs(videos: list[Video], parts: dict[str, list[str]], out_dir: Path, l
 
 def lock_out_dir(out_dir: Path):
     """This run's lock on out_dir: a second converter there would write the same partial shards."""
-    return lock_folder(out_dir, "--out_dir", "converter", LOCK_NAME)
+    return lock_directory(out_dir, LOCK_NAME, "--out_dir", "converter",
+                          "wait for it to finish, then run this command again to complete the set")
 
 
 def prepare_out_dir(out_dir: str) -> Path:
@@ -532,8 +543,9 @@ def convert(bp4d_root: str, labels_root: str, out_dir: str, *, landmarks_root: s
             workers: int = 1, folds: str = "jaanet", settings: Settings = Settings(),
             command: str = "") -> dict:
     """The whole conversion; returns the manifest (also written to out_dir). Raises ConvertError or
-    LayoutError for misconfigurations, and ConversionFailed when out_dir is busy or damaged, a
-    worker died, or (after writing the manifest) videos failed."""
+    LayoutError for misconfigurations, DirectoryBusyError when another converter writes to out_dir,
+    and ConversionFailed when out_dir is damaged or cannot be written, a worker died, or (after
+    writing the manifest) videos failed."""
     if landmarks_root is not None and not Path(landmarks_root).is_dir():
         raise ConvertError(f"--landmarks_root {landmarks_root}: no such directory; expected "
                            f"{landmarks_root}/<Subject>/<Task>/<frame>.txt")

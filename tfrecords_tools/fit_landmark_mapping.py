@@ -1,11 +1,12 @@
 """Fit the mapping from the two landmark models' points to reference 49-point landmarks, with a
-subject-exclusive cross-validation, and write it where `lac_gan.landmarks` reads it.
+subject-exclusive cross-validation, and write it to --out (`lac_gan.landmarks` reads MAPPING_PATH).
 
     python -m tfrecords_tools.fit_landmark_mapping \\
         [--images ../shared/datasets/video_au/images --landmarks_root ../shared/datasets/video_au/landmarks_49 \\
-         --folds ../shared/datasets/video_au/folds.json --out lac_gan/resources/landmark_mapping.npz]
+         --folds ../shared/datasets/video_au/folds.json] --out lac_gan/resources/landmark_mapping.npz
 
-The shipped mapping was made by this command with its defaults (OpenFace 2.0.6's points on video_au).
+The shipped mapping was made by this command with its defaults (OpenFace 2.0.6's points on video_au)
+and that --out; --out has no default, so that no mistyped command overwrites the shipped file.
 Faces are found as the converter finds them (MTCNN, re-detected every 10 frames), then both models
 are run (`LandmarkFitter.dlib68`, `.mesh468`). For each part of --folds, the mapping is fitted on the
 other parts and judged on it: point error / inter-ocular distance (outer eye corners, 49-points 19
@@ -19,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
+import math
 import time
 from pathlib import Path
 
@@ -27,15 +28,18 @@ import numpy as np
 
 from lac_gan import alignment, attention, landmarks
 from lac_gan.au_table import AU_NAMES
-from lac_gan.errors import UsageError
+from lac_gan.cli import report_error
+from lac_gan.errors import UsageError, UserError, fault_message
 from lac_gan.progress import Progress
 from tfrecords_tools.bp4d_layout import find_frame_images, read_landmarks49
+from tfrecords_tools.convert import MIN_IMAGE_SIZE
 
 VIDEO_AU = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "video_au"
 OUTER_EYE_CORNERS_49 = (19, 28)
 MOUTH_AUS = ("AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24")
 REDETECT_EVERY = 10  # the converter's default
 POINT_ARRAYS = ("subject", "dlib68", "mesh468", "reference49")
+PROGRAM = "fit_landmark_mapping"
 
 
 def collect_points(images: Path, landmarks_root: Path, every: int) -> dict[str, np.ndarray]:
@@ -128,45 +132,64 @@ def cross_validate(points: dict[str, np.ndarray], parts: dict[str, list[str]], r
             for name, p in predicted.items()}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse's own (an unknown flag, a word for a number): a UsageError
+        raise UsageError(f"{message} (--help lists the flags)")
+
+
+def parse_flags(argv: list[str] | None) -> argparse.Namespace:
+    """The flags, each checked before any work; a UsageError names the one that cannot work."""
+    parser = _Parser(prog=PROGRAM, description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, default=VIDEO_AU / "images", help="<Subject>/<Task>/<frame>.jpg")
     parser.add_argument("--landmarks_root", type=Path, default=VIDEO_AU / "landmarks_49",
                         help="<Subject>/<Task>/<frame>.txt, 98 numbers (the converter's landmark files)")
     parser.add_argument("--folds", type=Path, default=VIDEO_AU / "folds.json",
                         help="JSON {part: [subjects]}: the cross-validation's subject-exclusive parts")
-    parser.add_argument("--out", type=Path, default=landmarks.MAPPING_PATH)
-    parser.add_argument("--ridge", type=float, default=1.0, help="L2 penalty of both mappings")
-    parser.add_argument("--mesh_weight", type=float, default=0.3, help="the mesh's share of the average")
+    parser.add_argument("--out", type=Path, required=True,
+                        help=f"the mapping file to write (the one lacgan reads: {landmarks.MAPPING_PATH})")
+    parser.add_argument("--ridge", type=float, default=1.0, help="L2 penalty of both mappings, above 0")
+    parser.add_argument("--mesh_weight", type=float, default=0.3, help="the mesh's share of the average, 0 to 1")
     parser.add_argument("--size", type=int, default=200, help="crop size at which AU-centre shifts are judged")
     parser.add_argument("--every", type=int, default=1, help="use every K-th frame")
-    parser.add_argument("--points_cache", type=Path, help="an .npz of the models' points: read if present, else written")
+    parser.add_argument("--points_cache", type=Path,
+                        help="an .npz of the models' points: read if present, else written")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not (math.isfinite(args.ridge) and args.ridge > 0):
+        raise UsageError(f"--ridge {args.ridge}: expected a finite number above 0")
+    if not 0 <= args.mesh_weight <= 1:
+        raise UsageError(f"--mesh_weight {args.mesh_weight}: expected a share from 0 to 1")
+    if args.size < MIN_IMAGE_SIZE:  # the converter's smallest
+        raise UsageError(f"--size {args.size}: expected a crop side of at least {MIN_IMAGE_SIZE} px")
+    if args.every < 1:
+        raise UsageError(f"--every {args.every}: expected a whole number, at least 1")
     for flag, path in (("--images", args.images), ("--landmarks_root", args.landmarks_root)):
         if not path.is_dir():
-            sys.exit(f"{flag} {path}: no such directory")
+            raise UsageError(f"{flag} {path}: no such directory")
+    if not args.out.parent.is_dir():
+        raise UsageError(f"--out {args.out}: its folder does not exist")
+    return args
+
+
+def fit(args: argparse.Namespace) -> None:
     try:
         parts = json.loads(args.folds.read_text())
     except (OSError, ValueError) as error:
-        sys.exit(f"--folds {args.folds}: not a readable JSON file of {{part: [subjects]}} ({error})")
-    if not args.out.parent.is_dir():
-        sys.exit(f"--out {args.out}: its folder does not exist")
+        raise UsageError(f"--folds {args.folds}: not a readable JSON file of {{part: [subjects]}} ({error})") from error
     if args.points_cache and args.points_cache.is_file():
         try:
             with np.load(args.points_cache) as cached:
                 points = {name: cached[name] for name in POINT_ARRAYS}
         except (OSError, ValueError, KeyError) as error:
-            sys.exit(f"--points_cache {args.points_cache}: not a points cache written by this command ({error}); "
-                     "delete it to collect the points again")
+            raise UsageError(f"--points_cache {args.points_cache}: not a points cache written by this command "
+                             f"({error}); delete it to collect the points again") from error
     else:
         points = collect_points(args.images, args.landmarks_root, args.every)
         if args.points_cache:
             np.savez(args.points_cache, **points)
     judged_parts = {part for part, subjects in parts.items() if set(subjects) & set(points["subject"].tolist())}
     if len(judged_parts) < 2:
-        sys.exit(f"--folds {args.folds}: the cross-validation needs frames of at least 2 parts; found frames of "
-                 f"{sorted(judged_parts) or 'none'}")
+        raise UsageError(f"--folds {args.folds}: the cross-validation needs frames of at least 2 parts; found "
+                         f"frames of {sorted(judged_parts) or 'none'}")
     report = {"date": time.strftime("%Y-%m-%d"), "images": str(args.images), "landmarks_root": str(args.landmarks_root),
               "frames": len(points["subject"]), "subjects": sorted(set(points["subject"].tolist())),
               "ridge": args.ridge, "mesh_weight": args.mesh_weight,
@@ -176,6 +199,17 @@ def main(argv: list[str] | None = None) -> None:
     mapping.save(partial)
     partial.replace(args.out)  # the old mapping stays whole until the new one is
     print(json.dumps(report, indent=1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Errors as every lacgan command shows them (lac_gan/errors.py): `fit_landmark_mapping: error: ...`,
+    exit status 2 for a flag, 1 for a problem found while running."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        fit(parse_flags(argv))
+    except (UserError, OSError) as error:
+        report_error(PROGRAM, error if isinstance(error, UserError) else fault_message(error),
+                     getattr(error, "exit_code", 1))
 
 
 if __name__ == "__main__":

@@ -47,11 +47,11 @@ from lac_gan.au_table import AU_NUMBERS, NUM_AUS
 from lac_gan.bp4d import UNKNOWN_LABEL
 from lac_gan.cli import run_absl
 from lac_gan.errors import UsageError, UserError, check_output_dir
-from lac_gan.folder_lock import lock_folder
 from lac_gan.evaluation.openface import (DEFAULT_MIN_CONFIDENCE, OpenFaceError, find_binary, occurrence_column,
                                          read_csv, run_openface_call)
 from lac_gan.json_files import write_json_atomic
 from lac_gan.landmarks import IBUG68_TO_49
+from lac_gan.locks import lock_directory
 from lac_gan.progress import Progress
 from tfrecords_tools.bp4d_layout import IMAGE_SUFFIXES, Problems
 
@@ -468,6 +468,11 @@ def positive_rates(results: list[dict], parts: dict[str, list[str]]) -> dict[str
     return rates
 
 
+def lock_out_dir(out: Path):
+    """One labeller at a time per --out_dir (two would write the same units and layout)."""
+    return lock_directory(out, LOCK_NAME, "--out_dir", "labeller", "wait for it to finish, then run this command again")
+
+
 def check_settings(work_dir: Path, settings: Settings) -> None:
     """A resumed run must label as the first did; saved units of other settings are refused."""
     path = work_dir / SETTINGS_NAME
@@ -555,7 +560,7 @@ def label(images: str, out_dir: str, openface_bin: str | None, *, mode: str = MO
     if not units:
         raise LabelError(f"--images {images}: no photo (.jpg, .jpeg, .png) found in the --mode {mode} layout")
     out.mkdir(parents=True, exist_ok=True)
-    with lock_folder(out, "--out_dir", "labeller", LOCK_NAME):
+    with lock_out_dir(out):
         work_dir = out / WORK_DIR
         check_settings(work_dir, settings)
         labeller = Labeller(settings, feature_extraction, face_landmark_img, openface_timeout, work_dir)
@@ -611,7 +616,7 @@ def combine(inputs: list[str], out_dir: str, command: str = "") -> dict:
                                  f"{folder}; label one of them with another --subject_prefix")
             owners[subject_dir.name] = folder
     out.mkdir(parents=True, exist_ok=True)
-    with lock_folder(out, "--out_dir", "labeller", LOCK_NAME):
+    with lock_out_dir(out):
         staging = out / WORK_DIR / "layout"
         shutil.rmtree(staging, ignore_errors=True)
         for name in ("images", "landmarks_49"):

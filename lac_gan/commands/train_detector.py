@@ -37,8 +37,9 @@ def main(argv):
     try:
         config = config_lib.preset(FLAGS.preset).replace(
             **{name: FLAGS[name].value for name in OVERRIDES if FLAGS[name].value is not None})
-    except ValueError as error:  # a width or size the network cannot take
-        raise UsageError(str(error)) from error
+    except ValueError as error:  # a value the network or its training cannot take; the fields are the flags' names
+        flag = "--" if str(error).startswith(OVERRIDES) else ""
+        raise UsageError(f"{flag}{error}") from error
     options = DetectorTrainingOptions(
         data_dir=FLAGS.data_dir, logdir=FLAGS.logdir, fold=FLAGS.fold, steps=FLAGS.steps, resume=FLAGS.resume,
         seed=FLAGS.seed, log_every=FLAGS.log_every, eval_every=FLAGS.eval_every,

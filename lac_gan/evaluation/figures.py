@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from lac_gan.au_table import AU_NAMES, NUM_AUS, au_index
 from lac_gan.bp4d import UNKNOWN_LABEL
+from lac_gan.errors import naming_path
 from lac_gan.synthesis import to_uint8
 
 # Fig. 5's combinations. The paper's happy is AU2+AU6+AU7+AU12 (§4.2); AU6+AU12 is the usual
@@ -102,6 +103,7 @@ def write_figures(faces: list[Face], synthesizer, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, grid in (("fig3_single_aus.png", single_au_grid), ("fig5_combinations.png", combination_grid)):
-        draw_grid(*grid(faces, synthesizer)).save(out_dir / name)
+        with naming_path(out_dir / name):
+            draw_grid(*grid(faces, synthesizer)).save(out_dir / name)
         paths.append(out_dir / name)
     return paths

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from lac_gan import record_schema
 from lac_gan.au_table import AU_NAMES
 from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
 from lac_gan.dataset import fold_files, make_dataset, read_manifest, readable_shards
-from lac_gan.errors import DataError, UsageError, check_output_dir
+from lac_gan.errors import DataError, UsageError, check_output_dir, check_seed
 from lac_gan.evaluation import detectors as detectors_lib
 from lac_gan.evaluation import face_identity, figures, metrics, report
 from lac_gan.evaluation.face_identity import IDENTITY_MODELS, IdentityJudge
@@ -85,8 +86,9 @@ class EvaluationConfig:
             raise UsageError(f"--identity_model {self.identity_model}: expected one of {', '.join(IDENTITY_MODELS)}")
         if not 0 <= self.min_confidence <= 1:
             raise UsageError(f"--min_confidence {self.min_confidence}: expected a value in [0, 1]")
-        if not self.detector_timeout > 0:
+        if not (math.isfinite(self.detector_timeout) and self.detector_timeout > 0):
             raise UsageError(f"--detector_timeout {self.detector_timeout}: expected seconds, more than 0")
+        check_seed(self.seed)
         check_output_dir("--out_dir", self.out_dir)
 
 
@@ -390,8 +392,8 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(config.data_dir)
     # Everything that can fail on a flag or on the data is checked before the model is built.
-    files, skipped_records = readable_shards(fold_files(config.data_dir, config.fold, "test"),
-                                             config.skip_bad_records, out_dir)
+    files, skipped_records, _ = readable_shards(fold_files(config.data_dir, config.fold, "test"),
+                                                config.skip_bad_records, out_dir)
     if detector is None:
         detector = build_detector(
             config.detector, work_dir=out_dir / "detector", openface_bin=config.openface_bin,

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from lac_gan.au_table import AU_NAMES
+from lac_gan.errors import naming_path
 from lac_gan.evaluation import metrics
 from lac_gan.json_files import write_json_atomic
 
@@ -99,11 +100,12 @@ def write_markdown(path: Path, rows: list[dict], results: dict) -> None:
                   f"of the same frame, {source['detected_separately']} detected in sets/source; detection "
                   f"failures {source['detection_failures']} of {results['protocol']['pairs']}."]
     lines.append("")
-    path.write_text("\n".join(lines))
+    with naming_path(path):
+        path.write_text("\n".join(lines))
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as handle:
+    with naming_path(path), path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows({c: _cell(row[c]) for c in COLUMNS} for row in rows)

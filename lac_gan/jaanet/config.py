@@ -6,6 +6,7 @@ The `paper` preset is PyTorch-JAANet v1's `train_JAAv1.py` defaults (see docs/pa
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import ClassVar
 
 from lac_gan import attention
@@ -49,6 +50,20 @@ class JaanetConfig(SavedConfig):
             raise ValueError(f"crop_size {self.crop_size} exceeds image_size {self.image_size}")
         if self.unit_dim < 1:
             raise ValueError(f"unit_dim must be >= 1, got {self.unit_dim}")
+        for name in ("batch_size", "lr_decay_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("learning_rate", "lr_gamma", "grad_enhance", "dice_smooth"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"{name} must be a finite number above 0, got {getattr(self, name)}")
+        for name in ("weight_decay", "lambda_au", "lambda_land", "lambda_refine"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ValueError(f"{name} must be finite and at least 0, got {getattr(self, name)}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not 0 < self.spatial_ratio <= 1 or not (math.isfinite(self.fill_coefficient) and self.fill_coefficient > 0):
+            raise ValueError(f"spatial_ratio must be in (0, 1] and fill_coefficient above 0, got "
+                             f"{self.spatial_ratio} and {self.fill_coefficient}")
 
     @property
     def map_size(self) -> int:

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from lac_gan.au_table import NUM_AUS
-from lac_gan.checkpoints import checkpoint_logdir, resolve_checkpoint
+from lac_gan.checkpoints import load_checkpointed
 from lac_gan.errors import DataError
 from lac_gan.evaluation.detectors import AUDetector, Detections
 from lac_gan.image_io import read_rgb
@@ -20,11 +20,8 @@ from lac_gan.progress import Progress
 
 def load_jaanet(checkpoint: str | Path) -> tuple[JaaNet, JaanetConfig, str]:
     """(model, config, checkpoint path) from a train-detector logdir or one of its checkpoints."""
-    path = resolve_checkpoint(checkpoint)
-    config = JaanetConfig.load(checkpoint_logdir(path))
-    model = build_model(config)
-    tf.train.Checkpoint(model=model).restore(path).expect_partial().assert_existing_objects_matched()
-    return model, config, path
+    config, objects, path = load_checkpointed(checkpoint, JaanetConfig, lambda c: {"model": build_model(c)})
+    return objects["model"], config, path
 
 
 class JaanetDetector(AUDetector):

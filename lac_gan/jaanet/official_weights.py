@@ -21,8 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from lac_gan.au_table import NUM_AUS
-from lac_gan.checkpoints import CHECKPOINT_PREFIX
-from lac_gan.errors import DataError, UsageError, UserError
+from lac_gan.checkpoints import CHECKPOINT_PREFIX, save_checkpoint
+from lac_gan.errors import DataError, UsageError, UserError, check_output_dir
 from lac_gan.jaanet import config as config_lib
 from lac_gan.jaanet.model import HEAD_UNITS, JaaNet, build_model
 
@@ -35,19 +35,32 @@ REFINE_NORMS = (1, 4, 7)
 REGION_LAYER_POSITIONS = (0, 2)  # HMRegionLearning.multiscale_feat: region layer, pool, region layer, pool
 
 
+def module_paths(pth_dir: str | Path, epoch: int) -> dict[str, Path]:
+    """The six .pth files of one epoch by module name; a UsageError naming the flag or file when
+    they are not all there (checked before PyTorch is needed)."""
+    if epoch < 0:
+        raise UsageError(f"--epoch {epoch}: expected the epoch number in the file names, 0 or more")
+    if not Path(pth_dir).is_dir():
+        raise UsageError(f"--pth_dir {pth_dir}: not a directory; expected the folder of PyTorch-JAANet v1's "
+                         f"{', '.join(f'{m}_<epoch>.pth' for m in MODULE_FILES)}")
+    paths = {module: Path(pth_dir) / f"{module}_{epoch}.pth" for module in MODULE_FILES}
+    for path in paths.values():
+        if not path.is_file():
+            raise UsageError(f"{path}: no such file; expected PyTorch-JAANet v1's six files "
+                             f"{', '.join(f'{m}_{epoch}.pth' for m in MODULE_FILES)} in {pth_dir}")
+    return paths
+
+
 def load_state_dicts(pth_dir: str | Path, epoch: int) -> dict[str, dict[str, np.ndarray]]:
     """The six state dicts of one epoch as numpy arrays, by module name."""
+    paths = module_paths(pth_dir, epoch)
     try:
         import torch
     except ImportError as error:
         raise UserError("reading PyTorch-JAANet .pth files needs PyTorch, an optional extra: "
                         "`pip install torch` (CPU is enough)") from error
     state_dicts = {}
-    for module in MODULE_FILES:
-        path = Path(pth_dir) / f"{module}_{epoch}.pth"
-        if not path.is_file():
-            raise UsageError(f"{path}: no such file; expected PyTorch-JAANet v1's six files "
-                             f"{', '.join(f'{m}_{epoch}.pth' for m in MODULE_FILES)} in {pth_dir}")
+    for module, path in paths.items():
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises pickle, zip and runtime errors alike
@@ -150,8 +163,9 @@ def convert_official_weights(pth_dir: str | Path, epoch: int, out_dir: str | Pat
 
     `base` (default: the paper preset, 200 px faces cropped to 176) gives the sizes; unit_dim is read
     from the weights."""
-    if tf.train.latest_checkpoint(str(out_dir)) is not None:
-        raise UsageError(f"{out_dir} already holds checkpoints; convert into a new folder")
+    out_dir = check_output_dir("--out_dir", out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        raise UsageError(f"--out_dir {out_dir}: not empty; convert into a new folder")
     state_dicts = load_state_dicts(pth_dir, epoch)
     config = (base or config_lib.paper()).replace(unit_dim=unit_dim_of(state_dicts))
     model = build_model(config)
@@ -159,4 +173,4 @@ def convert_official_weights(pth_dir: str | Path, epoch: int, out_dir: str | Pat
     config.save(out_dir)
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(out_dir), 1,
                                          checkpoint_name=CHECKPOINT_PREFIX)
-    return manager.save(checkpoint_number=epoch)
+    return save_checkpoint(manager, epoch)

@@ -21,8 +21,8 @@ from absl import logging
 
 from lac_gan import dataset
 from lac_gan.au_table import AU_NAMES, NUM_AUS
-from lac_gan.checkpoints import CHECKPOINT_PREFIX, prepare_logdir
-from lac_gan.errors import DataError
+from lac_gan.checkpoints import CHECKPOINT_PREFIX, prepare_logdir, save_checkpoint
+from lac_gan.errors import DataError, UsageError, check_seed
 from lac_gan.evaluation import metrics
 from lac_gan.jaanet import data, losses
 from lac_gan.jaanet.config import JaanetConfig
@@ -146,15 +146,34 @@ def _validation_scalars(result: dict) -> dict[str, float]:
     return scalars
 
 
+def _check_options(options: DetectorTrainingOptions) -> None:
+    """Options that cannot work, refused before anything is read or built."""
+    for name, smallest in (("steps", 1), ("log_every", 1), ("checkpoint_every", 1), ("eval_every", 0)):
+        if getattr(options, name) < smallest:
+            raise UsageError(f"--{name} {getattr(options, name)}: expected a whole number of steps, at least "
+                             f"{smallest}")
+    check_seed(options.seed)
+
+
 def run_detector_training(config: JaanetConfig, options: DetectorTrainingOptions) -> list[dict[str, float]]:
     """Train up to global step `options.steps`; returns the loss scalars of every step run here."""
+    _check_options(options)
     train_files = dataset.fold_files(options.data_dir, options.fold, "train")
     validation_files = dataset.fold_files(options.data_dir, options.fold, "test")
     stats = training_statistics(train_files, options.fold)
+    if config.batch_size > stats.frames:  # a batch larger than the data would read it over and over
+        raise UsageError(f"--batch_size {config.batch_size}: the training parts of fold {options.fold} hold "
+                         f"{stats.frames} examples; choose at most that")
     au_weights = losses.au_weights_from_counts(stats.positives, stats.known)
     logging.info("AU weights (from %d training frames): %s", stats.frames,
                  ", ".join(f"{n} {w:.3f}" for n, w in zip(AU_NAMES, au_weights)))
-    resume_from = prepare_logdir(config, options.logdir, options.resume, options.steps)
+    with prepare_logdir(config, options.logdir, options.resume, options.steps) as resume_from:
+        return _train(config, options, resume_from, train_files, validation_files, au_weights)
+
+
+def _train(config: JaanetConfig, options: DetectorTrainingOptions, resume_from: str | None, train_files: list[str],
+           validation_files: list[str], au_weights: np.ndarray) -> list[dict[str, float]]:
+    """run_detector_training's work, in its locked logdir."""
     trainer = JaanetTrainer(config, au_weights, options.seed)
     manager = tf.train.CheckpointManager(trainer.checkpoint, options.logdir, options.max_checkpoints,
                                          checkpoint_name=CHECKPOINT_PREFIX)
@@ -180,7 +199,7 @@ def run_detector_training(config: JaanetConfig, options: DetectorTrainingOptions
             logging.info("step %d: total %.4f (softmax %.4f, dice %.4f, landmark %.4f, refine %.4f), lr %g", step,
                          *(scalars[f"loss/{k}"] for k in LOSS_NAMES[-1:] + LOSS_NAMES[:-1]), learning_rate)
         if step % options.checkpoint_every == 0 or step == options.steps:
-            manager.save(checkpoint_number=step)
+            save_checkpoint(manager, step)
         if options.eval_every and (step % options.eval_every == 0 or step == options.steps):
             result = validate(trainer, validation_files, config.batch_size)
             write_scalars(writer, _validation_scalars(result), step)
