@@ -96,21 +96,24 @@ def group_result(scores, floor, train_rate, min_rate: float) -> dict:
 
 def markdown_table(name: str, result: dict, min_rate: float) -> str:
     lines = [f"{name}: {result['frames']} frames, {result['detection_failures']} not analysed",
-             "| AU | frames | present % | train present % | F1 | Acc | all-present F1 | majority Acc |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| AU | frames | present % | train present % | predicted present % | F1 | Acc | all-present F1 "
+             "| majority Acc |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for au in AU_NAMES:
         score, always, majority = (result[k][au] for k in ("scores", "always_present", "majority"))
         train = result["train_positive_rate"][au]
         if not score or not score["frames"]:
             lines.append(f"| {au} | {score['frames'] if score else '–'} | – | {_cell(None if train is None else 100 * train)}"
-                         " | – | – | – | – |")
+                         " | – | – | – | – | – |")
             continue
+        predicted = score["true_positives"] + score["false_positives"]
         lines.append(f"| {au} | {score['frames']} | {_cell(100 * score['positives'] / score['frames'])} | "
-                     f"{_cell(None if train is None else 100 * train)} | {_cell(score['f1'])} | "
+                     f"{_cell(None if train is None else 100 * train)} | {_cell(100 * predicted / score['frames'])} | "
+                     f"{_cell(score['f1'])} | "
                      f"{_cell(score['accuracy'])} | {_cell(always['f1'])} | {_cell(majority['accuracy'])} |")
     mean = result["mean"]
     if len(mean["aus"]):
-        lines.append(f"| Mean ({len(mean['aus'])} AUs with ≥ {100 * min_rate:.0f} % positives) | | | | "
+        lines.append(f"| Mean ({len(mean['aus'])} AUs with ≥ {100 * min_rate:.0f} % positives) | | | | | "
                      f"**{_cell(mean['f1'])}** | **{_cell(mean['accuracy'])}** | {_cell(mean['always_present_f1'])} | "
                      f"{_cell(mean['majority_accuracy'])} |")
     return "\n".join(lines)
