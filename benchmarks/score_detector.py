@@ -145,15 +145,18 @@ def main() -> None:
         detector = detectors.build_detector(args.detector, work_dir=args.out_dir / f"{args.detector}_work",
                                             openface_bin=args.openface_bin,
                                             detector_checkpoint=args.detector_checkpoint)
-    except (UserError, ValueError) as error:
-        sys.exit(f"score_detector: {error}")
+    except UserError as error:  # exit 2 for a flag that cannot work, 1 for bad data
+        sys.stderr.write(f"score_detector: {error}\n")
+        sys.exit(error.exit_code)
+    except ValueError as error:  # a --fold outside 1-3
+        parser.error(str(error))
     index, train_index = protocol.read_frame_index(test_files), protocol.read_frame_index(train_files)
     rng = np.random.default_rng(args.seed)
     chosen = {}
     for name, prefix in groups.items():
         rows = np.flatnonzero(index["subject"].str.startswith(prefix).to_numpy())
         if not len(rows):
-            sys.exit(f"score_detector: --group {name}={prefix}: no subject of the fold's test part starts with it")
+            parser.error(f"--group {name}={prefix}: no subject of the fold's test part starts with {prefix!r}")
         if args.max_frames is not None and args.max_frames < len(rows):
             rows = np.sort(rng.choice(rows, size=args.max_frames, replace=False))
         chosen[name] = rows
