@@ -36,6 +36,17 @@ def test_shapes_at_200_and_176(paper_sized):
         config.replace(crop_size=180)
 
 
+def test_people_preset_runs_at_its_112_px_faces_and_96_crops():
+    """The `people` preset's sizes (train-detector on thousands of people on a CPU): the network builds
+    and runs at them (unit 1 here: only the geometry is under test)."""
+    config = config_lib.preset("people").replace(unit_dim=1)
+    assert (config.image_size, config.crop_size, config.centre_offset, config.map_size) == (112, 96, 8, 24)
+    faces = tf.random.uniform([2, config.image_size, config.image_size, 3], -1, 1, seed=0)
+    outputs = model_lib.build_model(config)(data.centre_crop(faces, config))
+    assert outputs["au_log_probs"].shape == (2, 2, 12) and outputs["landmarks"].shape == (2, 98)
+    assert outputs["initial_maps"].shape == (2, 32, 32, 12) and outputs["refined_maps"].shape == (2, 24, 24, 12)
+
+
 def test_initial_attention_is_the_shared_au_centre_module(paper_sized):
     config, model = paper_sized
     outputs = model(tf.random.uniform([2, 176, 176, 3], -1, 1, seed=1))

@@ -70,3 +70,18 @@ def test_average_row_uses_the_aus_scored_in_both_sets():
     assert average["AU"] == "Avg" and average["Real F1"] == pytest.approx(60.0)
     assert average["Synthesis F1"] == pytest.approx((40.0 + 9 * 60.0) / 10)  # AU2..AU23, not AU1, AU24
     assert average["Gaps F1"] == pytest.approx(2.0)
+
+
+def test_constant_answers_give_the_best_constant_f1_and_accuracy():
+    labels = np.zeros((5, NUM_AUS), dtype=int)
+    labels[:, 0] = [1, 1, 1, 0, 9]  # p = 3/4: all-present F1 2p / (1 + p) = 6/7, majority "present"
+    labels[:, 1] = [1, 0, 0, 0, 0]  # p = 1/5: majority "absent", accuracy 4/5
+    labels[:, 2] = 9  # never coded: undefined
+    scores = metrics.constant_answer_scores(labels)
+    always, majority = scores["always_present"], scores["majority"]
+    assert always[0].f1 == pytest.approx(100 * 6 / 7) and always[0].frames == 4
+    assert majority[0].accuracy == pytest.approx(75.0) and majority[0].f1 == pytest.approx(100 * 6 / 7)
+    assert always[1].f1 == pytest.approx(100 * 2 / 6) and always[1].accuracy == pytest.approx(20.0)
+    assert majority[1].accuracy == pytest.approx(80.0) and majority[1].f1 == 0.0
+    assert math.isnan(always[2].f1) and math.isnan(majority[2].accuracy)
+    assert majority[3].accuracy == 100.0  # never present: "absent" is always right

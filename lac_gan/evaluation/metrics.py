@@ -78,6 +78,24 @@ def au_scores(labels: np.ndarray, occurrence: np.ndarray, failed: np.ndarray,
     return scores
 
 
+def constant_answer_scores(labels: np.ndarray) -> dict[str, list[AUScore]]:
+    """Per-AU scores of two answers that ignore the face, on the frames of `labels` (int [N, 12] in
+    {0, 1, 9}; 9s dropped as in `au_scores`): the floor a detector scored on the same frames must clear.
+
+    "always_present": every frame present; F1 = 2p / (1 + p) for a positive rate p, the best F1 of
+    any constant answer. "majority": per AU, the label more frequent among these frames ("absent" on a
+    tie); accuracy = max(p, 1 - p), the best accuracy of any constant answer (it knows the test
+    labels' rates: a bound, not a detector).
+    """
+    labels = np.asarray(labels)
+    known = labels != UNKNOWN_LABEL
+    positive_rate = (labels == 1).sum(axis=0) / np.maximum(known.sum(axis=0), 1)
+    majority = np.broadcast_to((positive_rate > 0.5).astype(np.float64), labels.shape)
+    none_failed, all_covered = np.zeros(len(labels), bool), np.ones(NUM_AUS, bool)
+    return {"always_present": au_scores(labels, np.ones(labels.shape), none_failed, all_covered),
+            "majority": au_scores(labels, majority, none_failed, all_covered)}
+
+
 def scores_by_name(scores: list[AUScore | None]) -> dict[str, dict | None]:
     """{"AU1": {...}, ...} for JSON output."""
     return {name: None if s is None else s.to_dict() for name, s in zip(AU_NAMES, scores)}
