@@ -19,6 +19,7 @@ from builders import write_converted_dataset, write_untrained_checkpoint
 from lac_gan import attention
 from lac_gan.au_table import AU_NAMES, NUM_AUS
 from lac_gan.config import tiny
+from lac_gan.errors import UsageError
 from lac_gan.evaluation.face_identity import IdentityJudge
 from lac_gan.evaluation.protocol import EvaluationConfig, choose_pairs, run_evaluation, synthesis_labels
 
@@ -140,6 +141,16 @@ def test_failures_are_counted_and_subsample_is_seeded(data_dir, tmp_path, monkey
     scored = [s["frames"] for s in results["scores"]["real"].values() if s is not None]
     assert max(scored) <= 2  # only 2 of 5 frames were analysed
     assert "synthetic 3 of 5" in (tmp_path / "run" / "table1.md").read_text()
+
+
+def test_subjects_restrict_the_pairs_to_matching_ids(data_dir, tmp_path):
+    results = evaluate(data_dir, tmp_path / "run", subjects="F0.*")
+    assert {p["real"].split("/")[0] for p in results["pairs"]} == {"F007"}
+    assert results["protocol"]["pairs"] == 6
+    with pytest.raises(UsageError, match="matches none"):
+        evaluate(data_dir, tmp_path / "none", subjects="X.*")
+    with pytest.raises(UsageError, match="not a regular expression"):
+        evaluate(data_dir, tmp_path / "bad", subjects="(")
 
 
 def test_no_detector_writes_the_sets_only_and_identity_uses_vggface(data_dir, tmp_path):

@@ -24,6 +24,8 @@ flags.DEFINE_string("precomputed_source", None, "The same for sets/source (unedi
 flags.DEFINE_string("detector_checkpoint", None, "--detector jaanet: a `lacgan train-detector` logdir or "
                     "checkpoint (or a `lacgan convert-jaanet` output).")
 flags.DEFINE_string("out_dir", None, "Where table1.md, table1.csv, results.json, sets/ and figures/ go.")
+flags.DEFINE_string("subjects", None, "Evaluate only the test subjects whose id matches this regular expression, "
+                    "e.g. 'S.*' for the photo people of a `lacgan label` set, 'P.*' for video_au's.")
 flags.DEFINE_integer("max_frames", None, "Evaluate this many test frames (seeded subsample) for a quick run.")
 flags.DEFINE_integer("seed", 0, "Seed of the subsample and of the source-frame choice.")
 flags.DEFINE_integer("batch_size", 16, "Synthesis batch size.")

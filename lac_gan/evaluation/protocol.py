@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,7 @@ class EvaluationConfig:
     detector_timeout: float = DEFAULT_TIMEOUT_S
     skip_bad_records: bool = False
     detector_checkpoint: str | None = None
+    subjects: str | None = None  # a regular expression: only test subjects whose id matches it
 
     def check(self) -> None:
         """Values that cannot work, refused before anything is read or built."""
@@ -89,6 +91,11 @@ class EvaluationConfig:
         if not (math.isfinite(self.detector_timeout) and self.detector_timeout > 0):
             raise UsageError(f"--detector_timeout {self.detector_timeout}: expected seconds, more than 0")
         check_seed(self.seed)
+        if self.subjects is not None:
+            try:
+                re.compile(self.subjects)
+            except re.error as error:
+                raise UsageError(f"--subjects {self.subjects!r}: not a regular expression ({error})") from error
         check_output_dir("--out_dir", self.out_dir)
 
 
@@ -280,7 +287,9 @@ def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pair
     dataset = make_dataset(files, image_size, batch_size, shuffle=False, repeat=False, drop_remainder=False)
     for batch in dataset.as_numpy_iterator():
         for k, key in enumerate(zip(batch["subject"], batch["task"], batch["frame"])):
-            row = position[(key[0].decode(), key[1].decode(), int(key[2]))]
+            row = position.get((key[0].decode(), key[1].decode(), int(key[2])))
+            if row is None:  # a subject left out by --subjects
+                continue
             if row in pair_of_target:
                 write_rgb(to_uint8(batch["image"][k]).numpy(), set_path(out_dir, "real", pair_of_target[row]))
             if row in own_source:  # a source that is no real frame: detected on its own for the control
@@ -414,6 +423,12 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
         judge = identity_judge(config, image_size)
 
     index = read_frame_index(files)
+    if config.subjects is not None:
+        chosen = index["subject"].str.fullmatch(config.subjects)
+        if not chosen.any():
+            raise UsageError(f"--subjects {config.subjects!r} matches none of fold {config.fold}'s test subjects "
+                             f"({', '.join(index['subject'].unique()[:5])}, ...)")
+        index = index[chosen].reset_index(drop=True)
     pairs = choose_pairs(index, config.seed, config.max_frames)
     if pairs.empty:
         raise DataError(f"no frame of fold {config.fold}'s test part has a second frame of its subject")
