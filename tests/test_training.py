@@ -1,6 +1,7 @@
 """Short real-data training runs at the tiny preset: learning, summaries, resume, non-finite stop."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -164,6 +165,21 @@ def test_two_replica_mirrored_matches_one_device():
     result = subprocess.run([sys.executable, "-c", TWO_REPLICA_SCRIPT], cwd=root, capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": str(root), "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert "two replicas match one device" in result.stdout, result.stderr[-3000:]
+
+
+def test_train_command_with_verbosity_1_shows_tensorflow_log_lines_but_no_error_of_ours(face_data, tmp_path):
+    # With oneDNN on, TensorFlow logged ERROR lines caused by our graphs: a uint8 Transpose in the
+    # record reader ("oneDNN supports DT_UINT8 only ...") and the global discriminator's last
+    # conv -> LeakyReLU -> fc pattern ("remapper failed: ... LeakyReluGrad ..."). Its own lines stay.
+    env = {**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}, "TF_ENABLE_ONEDNN_OPTS": "1"}
+    result = subprocess.run([sys.executable, "-m", "lac_gan", "train", "--preset", "tiny", "--data_dir", str(face_data),
+                             "--logdir", str(tmp_path / "run"), "--identity_weights", "none", "--steps", "1",
+                             "--verbosity=1"], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                            timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"^[IWE]\d{4} .*\.cc:\d+\]", result.stderr, re.M), "--verbosity=1 hid TensorFlow's log"
+    for ours in ("remapper failed", "DT_UINT8"):
+        assert ours not in result.stderr, result.stderr[-3000:]
 
 
 def test_xla_step_runs(face_data, tmp_path):
