@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import os
 import sys
 import traceback
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     if command not in COMMANDS:
         print(f"lacgan: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         raise SystemExit(2)
-    module = import_quietly(COMMANDS[command][0])
+    module = import_quietly(COMMANDS[command][0], verbose=asks_for_verbosity(argv[2:]))
     # absl's --help shows the main module's docstring and the key flags of sys.argv[0]: make both
     # the command's.
     program = f"lacgan {command}"
@@ -55,23 +56,42 @@ def main(argv: list[str] | None = None) -> None:
     run_absl(module.main, [program] + argv[2:], program)
 
 
-def import_quietly(name: str):
-    """Import a command's module without TensorFlow's C++ start-up lines (oneDNN notice, no CUDA
-    driver, CPU features), which bury the command's own output, --help included. They are written to
-    file descriptor 2 while TF's libraries load, before a log level set from Python applies, so
-    that descriptor is pointed at /dev/null for the import only. TF_CPP_MIN_LOG_LEVEL set by the
-    user leaves everything to TensorFlow."""
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+def asks_for_verbosity(args: list[str]) -> bool:
+    """Whether the command line sets absl's --verbosity (-v) to 1 or more, read before the command's
+    module (and its flags) is imported; a malformed value is left to the command's own flag parsing."""
+    verbosity_only = flags.FlagValues()
+    flags.DEFINE_integer("verbosity", 0, "", short_name="v", flag_values=verbosity_only)
+    try:
+        verbosity_only(["lacgan", *args], known_only=True)
+    except flags.Error:
+        return False
+    return verbosity_only.verbosity >= 1
+
+
+def import_quietly(name: str, verbose: bool = False):
+    """Import a command's module, keeping TensorFlow's C++ log lines out of a normal run's output.
+
+    They are not the command's: start-up notices while TF's libraries load (oneDNN, no CUDA driver,
+    CPU features), and later ERROR lines of a working run, e.g. `failed call to cuInit` on a machine
+    without a GPU. The start-up lines are written to file descriptor 2 before any log level applies,
+    so that descriptor is pointed at /dev/null for the import; the later ones are below
+    TF_CPP_MIN_LOG_LEVEL=3 (only FATAL), set before TF loads, and TF's Python logger shows
+    warnings and errors only. `verbose` (--verbosity 1 or more) and a
+    TF_CPP_MIN_LOG_LEVEL set by the user leave everything to TensorFlow."""
+    if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
         return importlib.import_module(name)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            return importlib.import_module(name)
+            module = importlib.import_module(name)
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # TF's Python INFO lines (checkpoint sharding...)
+    return module
 
 
 def run_absl(main_function, argv: list[str] | None = None, program: str | None = None) -> None:

@@ -216,9 +216,13 @@ class GlobalDiscriminator(keras.Model):
 
     def call(self, images):
         x = images
-        for conv in self.convs:
+        for conv in self.convs[:-1]:
             x = _leaky(conv(x))
-        return self.logit(self.flatten(x))[:, 0]
+        # The last LeakyReLU after the flatten (the same numbers): with oneDNN, Grappler's remapper
+        # fails on conv -> bias -> LeakyReLU whose output the fc's weight gradient also reads
+        # ("fanout ... LeakyReluGrad exist for missing node ...BiasAdd"), and then leaves the whole
+        # train step unfused (docs/benchmarks.md, "Remapper").
+        return self.logit(_leaky(self.flatten(self.convs[-1](x))))[:, 0]
 
 
 class LacGanModels:

@@ -110,7 +110,9 @@ def parse_example(serialized: tf.Tensor, image_size: int) -> dict[str, tf.Tensor
     stored = tf.cast(raw["image/size"], tf.int32)
     image = tf.cast(tf.io.decode_jpeg(raw["image/encoded"], channels=3), tf.float32) / 127.5 - 1.0
     maps = tf.io.decode_raw(tf.io.decode_compressed(raw["attention_maps/encoded"], "ZLIB"), tf.uint8)
-    maps = tf.cast(tf.transpose(tf.reshape(maps, [NUM_AUS, stored, stored]), [1, 2, 0]), tf.float32) / 255.0
+    # Transposed as float32, after the division: oneDNN's Transpose takes no uint8 (it logs an ERROR
+    # line saying so), and Grappler moves a Cast that a Transpose directly follows past it.
+    maps = tf.transpose(tf.cast(tf.reshape(maps, [NUM_AUS, stored, stored]), tf.float32) / 255.0, [1, 2, 0])
     image, maps = tf.cond(tf.equal(stored, image_size), lambda: (image, maps),
                           lambda: (tf.image.resize(image, [image_size, image_size], "area"),
                                    tf.image.resize(maps, [image_size, image_size], "area")))

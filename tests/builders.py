@@ -13,6 +13,7 @@ from lac_gan import attention, record_schema
 from lac_gan.alignment import canonical_landmarks49
 from lac_gan.bp4d import JAANET_PARTS
 from lac_gan.config import LacGanConfig, tiny
+from lac_gan.evaluation.openface import MIN_FACE_SIZE
 from tfrecords_tools.convert import au_rates
 
 
@@ -55,12 +56,13 @@ def face_crops(photo: np.ndarray, size: int, count: int) -> np.ndarray:
 
 
 def write_images(folder: Path, count: int) -> list[Path]:
-    """`count` small flat-grey PNGs 000000.png ... in a new folder (inputs for a fake detector)."""
+    """`count` flat-grey PNGs 000000.png ... in a new folder (inputs for a fake detector), of the
+    size the OpenFace detector gives OpenFace as they are."""
     folder.mkdir(parents=True)
     paths = []
     for i in range(count):
         paths.append(folder / f"{i:06d}.png")
-        Image.fromarray(np.full((8, 8, 3), 15 * i, np.uint8)).save(paths[-1])
+        Image.fromarray(np.full((MIN_FACE_SIZE, MIN_FACE_SIZE, 3), 15 * i, np.uint8)).save(paths[-1])
     return paths
 
 

@@ -198,7 +198,9 @@ def test_command_line(data_dir, checkpoint, tmp_path):
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["protocol"]["seed"] == 5 and results["protocol"]["pairs"] == 3
     assert results["protocol"]["openface_args"] == "-mloc model/main_clnf_general.txt"
-    assert results["detector"]["provenance"]["real"].endswith("-aus -au_static -mloc model/main_clnf_general.txt")
+    # The tiny preset's 32 px faces, which OpenFace cannot read, are enlarged for it.
+    assert results["detector"]["provenance"]["real"].endswith(
+        "-aus -au_static -mloc model/main_clnf_general.txt (faces enlarged first, bicubic: 32x32 -> 112x112)")
     assert "synthesised: 3/3" in result.stderr
 
 

@@ -1,16 +1,20 @@
 """The OpenFace CSV parser on every real fixture, and the FeatureExtraction subprocess path with a
-stand-in executable (tests/fake_openface/FeatureExtraction)."""
+stand-in executable (tests/fake_openface/FeatureExtraction) and, for face sizes, the real OpenFace
+2.0.6 of ../shared/tools/openface."""
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from builders import write_images
+from builders import face_variants, write_images
+from conftest import SHARED
 from lac_gan.au_table import AU_NAMES
 from lac_gan.evaluation import openface
 from lac_gan.evaluation.detectors import OpenFaceDetector, PrecomputedDetector
 
 FAKE_BINARY = Path(__file__).resolve().parent / "fake_openface" / "FeatureExtraction"
+REAL_BINARY = SHARED / "tools" / "openface" / "FeatureExtraction"
 # FaceLandmarkImg: one row per face; FeatureExtraction: one row per frame.
 FIXTURE_ROWS = {"0-f1-su-ph.csv": 1, "0-f15-hao-ph.csv": 1, "15-f13-anc-ph.csv": 1, "45-m7-di-ph.csv": 1,
                 "single_face.csv": 1, "multi_face.csv": 5, "sequence_featureextraction.csv": 30,
@@ -128,3 +132,45 @@ def test_missing_binary_is_a_clear_error(tmp_path, monkeypatch):
         OpenFaceDetector(str(tmp_path / "FeatureExtraction"), tmp_path)
     monkeypatch.setenv("OPENFACE_BIN", str(FAKE_BINARY))
     assert OpenFaceDetector(None, tmp_path).binary == str(FAKE_BINARY)
+
+
+@pytest.fixture(params=["fake", "real"])
+def feature_extraction(request) -> str:
+    """The stand-in, then the real OpenFace 2.0.6 (skipped when ../shared does not have it): the size
+    tests run on both, so the stand-in refuses what the real one refuses."""
+    if request.param == "fake":
+        return str(FAKE_BINARY)
+    if not REAL_BINARY.is_file():
+        pytest.skip(f"{REAL_BINARY} is absent: the real OpenFace lives in ../shared/tools")
+    return str(REAL_BINARY)
+
+
+def write_faces(folder: Path, size: int, astronaut) -> list[Path]:
+    """3 real faces (the astronaut's, shifted and mirrored) as size x size PNGs, as evaluation writes its sets."""
+    folder.mkdir(parents=True)
+    paths = [folder / f"{i:06d}.png" for i in range(3)]
+    for face, path in zip(face_variants(astronaut, size, len(paths), np.random.default_rng(0)), paths):
+        Image.fromarray(face).save(path)
+    return paths
+
+
+def test_openface_aborts_under_43_px_and_finds_no_face_under_60(feature_extraction, tmp_path, astronaut):
+    # The tiny preset's 32 px faces: OpenFace 2.0.6 aborts on the whole call.
+    with pytest.raises(openface.OpenFaceError, match=r"killed by signal 6.*(std::length_error|max_size)"):
+        openface.run_feature_extraction(feature_extraction, write_faces(tmp_path / "32", 32, astronaut),
+                                        tmp_path / "of32")
+    csvs = openface.run_feature_extraction(feature_extraction, write_faces(tmp_path / "48", 48, astronaut),
+                                           tmp_path / "of48")
+    table, index = openface.read_per_image_csvs(csvs)
+    assert openface.detections(table, index, 3)[1].all()  # a row each, but no face found
+
+
+def test_detector_enlarges_small_faces_so_openface_reads_them(feature_extraction, tmp_path, astronaut):
+    paths = write_faces(tmp_path / "faces", 32, astronaut)
+    found = OpenFaceDetector(feature_extraction, tmp_path / "work").predict(paths, "real")
+    assert found.num_failed == 0
+    assert "32x32 -> 112x112" in found.provenance and f"-f {tmp_path / 'work' / 'enlarged' / 'real'}" in found.provenance
+    with Image.open(tmp_path / "work" / "enlarged" / "real" / paths[0].name) as enlarged:
+        assert enlarged.size == (openface.MIN_FACE_SIZE, openface.MIN_FACE_SIZE)
+    with Image.open(paths[0]) as original:
+        assert original.size == (32, 32)  # the set itself is left as written

@@ -1,6 +1,7 @@
 """Short real-data training runs at the tiny preset: learning, summaries, resume, non-finite stop."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,15 @@ def options(data_dir, logdir, **changes) -> TrainingOptions:
     return TrainingOptions(**values)
 
 
+@pytest.fixture(scope="module")
+def default_run(face_data, tmp_path_factory) -> tuple[Path, list[dict[str, float]]]:
+    """(logdir, loss history) of one 4-step run of the tiny preset with `options`' defaults, for the
+    tests that compare against that run: every run_training traces the whole train step, the main
+    cost of this file. Its first steps are those of any shorter default run (same seed, same data)."""
+    logdir = tmp_path_factory.mktemp("default_run")
+    return logdir, run_training(config_lib.tiny(), options(face_data, logdir, steps=4))
+
+
 def event_tags(logdir: Path) -> set[str]:
     tags = set()
     for path in (logdir / "train").glob("events.out.tfevents.*"):
@@ -94,8 +104,8 @@ def test_full_objective_logs_every_term(face_data, vgg_weights, tmp_path):
     assert edited.shape == (2, 32, 32, 3) and np.all(np.isfinite(edited.numpy()))
 
 
-def test_resume_continues_exactly(face_data, tmp_path):
-    uninterrupted = run_training(config_lib.tiny(), options(face_data, tmp_path / "a", steps=4))
+def test_resume_continues_exactly(face_data, default_run, tmp_path):
+    uninterrupted = default_run[1]
     first = run_training(config_lib.tiny(), options(face_data, tmp_path / "b", steps=2))
     second = run_training(config_lib.tiny(), options(face_data, tmp_path / "b", steps=4, resume=True))
     assert len(first) == 2 and len(second) == 2
@@ -103,10 +113,12 @@ def test_resume_continues_exactly(face_data, tmp_path):
         assert expected == got
 
 
-def test_existing_logdir_needs_resume(face_data, tmp_path):
-    run_training(config_lib.tiny(), options(face_data, tmp_path, steps=2))
+def test_existing_logdir_needs_resume(face_data, default_run):
+    logdir, _ = default_run
+    before = sorted(p.name for p in logdir.iterdir())
     with pytest.raises(UsageError, match="--resume"):
-        run_training(config_lib.tiny(), options(face_data, tmp_path, steps=4))
+        run_training(config_lib.tiny(), options(face_data, logdir, steps=8))
+    assert sorted(p.name for p in logdir.iterdir()) == before  # refused before touching it
 
 
 def test_non_finite_loss_stops_naming_term_and_step(face_data, tmp_path, monkeypatch):
@@ -117,11 +129,11 @@ def test_non_finite_loss_stops_naming_term_and_step(face_data, tmp_path, monkeyp
     assert tf.train.latest_checkpoint(str(tmp_path)) is None
 
 
-def test_one_device_mirrored_strategy_trains(face_data, tmp_path):
+def test_one_device_mirrored_strategy_trains(face_data, default_run, tmp_path):
     """Same networks under MirroredStrategy (one CPU replica). The random draws differ from the
     default strategy's (tf.random.Generator gives each replica its own stream), so only the run itself
     and the reported terms are compared."""
-    default = run_training(config_lib.tiny(), options(face_data, tmp_path / "default", steps=2))
+    default = default_run[1]
     mirrored = run_training(config_lib.tiny(), options(face_data, tmp_path / "mirrored", steps=2, strategy="mirrored"))
     assert set(mirrored[-1]) == set(default[-1])
     assert all(np.isfinite(v) for v in mirrored[-1].values())
@@ -166,6 +178,21 @@ def test_two_replica_mirrored_matches_one_device():
     assert "two replicas match one device" in result.stdout, result.stderr[-3000:]
 
 
+def test_train_command_with_verbosity_1_shows_tensorflow_log_lines_but_no_error_of_ours(face_data, tmp_path):
+    # With oneDNN on, TensorFlow logged ERROR lines caused by our graphs: a uint8 Transpose in the
+    # record reader ("oneDNN supports DT_UINT8 only ...") and the global discriminator's last
+    # conv -> LeakyReLU -> fc pattern ("remapper failed: ... LeakyReluGrad ..."). Its own lines stay.
+    env = {**{k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}, "TF_ENABLE_ONEDNN_OPTS": "1"}
+    result = subprocess.run([sys.executable, "-m", "lac_gan", "train", "--preset", "tiny", "--data_dir", str(face_data),
+                             "--logdir", str(tmp_path / "run"), "--identity_weights", "none", "--steps", "1",
+                             "--verbosity=1"], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                            timeout=600, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"^[IWE]\d{4} .*\.cc:\d+\]", result.stderr, re.M), "--verbosity=1 hid TensorFlow's log"
+    for ours in ("remapper failed", "DT_UINT8"):
+        assert ours not in result.stderr, result.stderr[-3000:]
+
+
 def test_xla_step_runs(face_data, tmp_path):
     history = run_training(config_lib.tiny(), options(face_data, tmp_path, steps=1, xla=True))
     assert all(np.isfinite(v) for v in history[-1].values())
@@ -180,11 +207,12 @@ def test_mixed_precision_runs(face_data, tmp_path, precision):
     assert all(np.isfinite(v) for v in history[-1].values())
 
 
-def test_regressor_data_choices_train_r_on_real_generated_or_both(face_data, tmp_path):
+def test_regressor_data_choices_train_r_on_real_generated_or_both(face_data, default_run, tmp_path):
     """Step 1 sees the same batch and draws under one seed, so R's loss (Eq. 8) on both kinds of ROI
     is the sum of its loss on real ROIs and on generated ones, AU by AU."""
-    first_step = {}
-    for choice in ("real", "generated", "both"):
+    assert config_lib.tiny().regressor_data == "real"  # the default run is the "real" one
+    first_step = {"real": default_run[1][0]}
+    for choice in ("generated", "both"):
         config = config_lib.tiny().replace(regressor_data=choice)
         first_step[choice] = run_training(config, options(face_data, tmp_path / choice, steps=1))[0]
     for au in ("AU1", "AU12", "AU24"):
@@ -193,10 +221,11 @@ def test_regressor_data_choices_train_r_on_real_generated_or_both(face_data, tmp
         assert both == pytest.approx(real + generated, rel=1e-4)
 
 
-def test_pixel_loss_as_roi_mean_trains(face_data, tmp_path):
+def test_pixel_loss_as_roi_mean_trains(face_data, default_run, tmp_path):
     config = config_lib.tiny().replace(pixel_loss_reduction="roi_mean")
     history = run_training(config, options(face_data, tmp_path, steps=2))
-    summed = run_training(config_lib.tiny(), options(face_data, tmp_path / "sum", steps=1))[0]
+    assert config_lib.tiny().pixel_loss_reduction == "sum"  # the default run sums
+    summed = default_run[1][0]
     assert all(np.isfinite(v) for v in history[-1].values())
     # The l1 norm over a region is its per-pixel mean times 3 * sum(A_i): far larger.
     assert summed["loss/pixel/AU12"] > 10 * history[0]["loss/pixel/AU12"]

@@ -59,7 +59,8 @@ class AUDetector(abc.ABC):
 
 
 class OpenFaceDetector(AUDetector):
-    """OpenFace 2.x FeatureExtraction with the static AU models, each image on its own."""
+    """OpenFace 2.x FeatureExtraction with the static AU models, each image on its own; faces smaller
+    than openface.MIN_FACE_SIZE (which OpenFace cannot read) are enlarged to it first, every set alike."""
 
     name = "openface"
 
@@ -77,9 +78,12 @@ class OpenFaceDetector(AUDetector):
 
     def predict(self, image_paths: list[Path], set_name: str) -> Detections:
         out_dir = self.work_dir / set_name
-        command = openface.describe_run(self.binary, image_paths, out_dir, self.extra_args)
+        given, enlargements = openface.enlarge_small_faces(image_paths, self.work_dir / "enlarged" / set_name)
+        command = openface.describe_run(self.binary, given, out_dir, self.extra_args)
+        if enlargements:
+            command += f" (faces enlarged first, bicubic: {', '.join(enlargements)})"
         logging.info("OpenFace on %d %s images: %s", len(image_paths), set_name, command)
-        csv_paths = openface.run_feature_extraction(self.binary, image_paths, out_dir, self.extra_args,
+        csv_paths = openface.run_feature_extraction(self.binary, given, out_dir, self.extra_args,
                                                     self.timeout_s, label=f"OpenFace on {set_name}")
         table, index = openface.read_per_image_csvs(csv_paths)
         return _detections(table, index, image_paths, self.min_confidence, command)

@@ -6,6 +6,7 @@ confidence, AU..._r, AU..._c`). Columns carry a leading space, which is stripped
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shlex
@@ -16,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from lac_gan.au_table import AU_NUMBERS, NUM_AUS
 from lac_gan.errors import DataError, UsageError, UserError
+from lac_gan.image_io import read_rgb, write_rgb
 from lac_gan.progress import Progress
 
 # A row is a detection failure when `success` is 0 or `confidence` is below this (openface.md: a
@@ -32,6 +35,11 @@ FEATURE_EXTRACTION_FLAGS = ("-aus", "-au_static")
 # FaceAnalyser::ExtractAllPredictionsOfflineClass), which would mix unrelated images. So each
 # image gets its own `-f` (a one-frame sequence: models reset, nothing smoothed), this many a call.
 IMAGES_PER_CALL = 500
+# Faces with a side under this are enlarged to it (bicubic) before OpenFace reads them. OpenFace 2.0.6
+# (CLNF, -au_static), tried on 40 aligned video_au faces at each size (docs/benchmarks.md, "OpenFace on
+# small faces"): it aborts (std::length_error, signal 6) on any image with a side under 43 px, finds no
+# face in aligned faces under 60 px, and reads them at its full confidence (median 0.98) from 112 px.
+MIN_FACE_SIZE = 112
 # One call takes about a minute on a CPU; a call still running after this has hung.
 DEFAULT_TIMEOUT_S = 1800.0
 OUTPUT_LOG_NAME = "FeatureExtraction_output.txt"  # beside the CSVs: everything the calls printed
@@ -138,6 +146,31 @@ def find_binary(binary: str | None) -> str:
     if not (Path(path).is_file() and os.access(path, os.X_OK)):
         raise OpenFaceBinaryError(f"--openface_bin {path}: not an executable file")
     return str(path)
+
+
+def enlarge_small_faces(image_paths: list[Path], folder: Path) -> tuple[list[Path], list[str]]:
+    """(the images to give OpenFace, what was enlarged): each image whose shorter side is under
+    MIN_FACE_SIZE is enlarged (bicubic, aspect kept) until that side is MIN_FACE_SIZE and written to
+    `folder` under its own name, the others are passed as they are; the second item describes each
+    enlargement once ('32x32 -> 112x112') for logs and provenance."""
+    given, enlargements = [], {}
+    for path in map(Path, image_paths):
+        with Image.open(path) as image:
+            size = image.size
+        if min(size) >= MIN_FACE_SIZE:
+            given.append(path)
+            continue
+        scale = MIN_FACE_SIZE / min(size)
+        new_size = tuple(max(MIN_FACE_SIZE, round(side * scale)) for side in size)
+        if size not in enlargements:
+            enlargements[size] = f"{size[0]}x{size[1]} -> {new_size[0]}x{new_size[1]}"
+            logging.info("OpenFace: enlarging %s faces (bicubic) into %s: OpenFace aborts on images under 43 px "
+                         "and reads aligned faces at full confidence from %d px", enlargements[size], folder,
+                         MIN_FACE_SIZE)
+        enlarged = Image.fromarray(read_rgb(path)).resize(new_size, Image.Resampling.BICUBIC)
+        given.append(folder / path.name)
+        write_rgb(np.asarray(enlarged), given[-1])
+    return given, list(enlargements.values())
 
 
 def feature_extraction_command(binary: str, image_paths: list[Path], out_dir: Path,
