@@ -26,6 +26,7 @@ it stopped, and the outputs are rebuilt from the saved units at the end, each fi
 """
 from __future__ import annotations
 
+import collections
 import csv
 import hashlib
 import io
@@ -49,7 +50,7 @@ from lac_gan.cli import run_absl
 from lac_gan.errors import UsageError, UserError, check_output_dir
 from lac_gan.evaluation.openface import (DEFAULT_MIN_CONFIDENCE, OpenFaceError, find_binary, occurrence_column,
                                          read_csv, run_openface_call)
-from lac_gan.json_files import write_json_atomic
+from lac_gan.json_files import valid_unicode, write_json_atomic, write_text_atomic
 from lac_gan.landmarks import IBUG68_TO_49
 from lac_gan.locks import lock_directory
 from lac_gan.progress import Progress
@@ -116,8 +117,8 @@ def _sorted_entries(path: Path) -> list[os.DirEntry]:
 
 
 def _display(path: str | Path) -> str:
-    """A path as text that strict JSON and CSV readers accept (undecodable bytes escaped)."""
-    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+    """A path as text that strict JSON and CSV readers accept (json_files.valid_unicode's rule)."""
+    return valid_unicode(str(path))
 
 
 def _display_file(path: str | Path) -> str:
@@ -247,7 +248,7 @@ class Labeller:
         shutil.rmtree(scratch, ignore_errors=True)
         inputs, outputs = scratch / "in", scratch / "out"
         inputs.mkdir(parents=True)
-        results, readable, sizes = {}, [], {}
+        results, links, sizes = {}, {}, {}
         for position, item in enumerate(unit.items):
             size = readable_size(item.source)
             if size is None:
@@ -255,15 +256,14 @@ class Labeller:
                 continue
             # Links with plain names: OpenFace names its CSVs after the input, and a video's frames
             # must sort in frame order.
-            link = inputs / f"{position:06d}{item.suffix}"
-            link.symlink_to(item.source)
-            readable.append(position)
+            links[position] = inputs / f"{position:06d}{item.suffix}"
+            links[position].symlink_to(item.source)
             sizes[position] = size
         try:
-            if readable and self.settings.mode == MODE_PHOTOS:
-                results.update(self._label_photos(unit, readable, sizes, inputs, outputs, scratch / "openface.log"))
-            elif readable:
-                video = self._label_video(unit, readable, inputs, outputs, scratch / "openface.log")
+            if links and self.settings.mode == MODE_PHOTOS:
+                results.update(self._label_photos(unit, links, sizes, inputs, outputs, scratch / "openface.log"))
+            elif links:
+                video = self._label_video(unit, list(links), inputs, outputs, scratch / "openface.log")
                 if video is None:
                     return None
                 results.update(video)
@@ -271,15 +271,15 @@ class Labeller:
             shutil.rmtree(scratch, ignore_errors=True)
         return [results[p] for p in range(len(unit.items))]
 
-    def _label_photos(self, unit, readable, sizes, inputs, outputs, log) -> dict[int, dict]:
-        links = {p: next(inputs.glob(f"{p:06d}.*")) for p in readable}
+    def _label_photos(self, unit, links, sizes, inputs, outputs, log) -> dict[int, dict]:
+        """`links`: {position in the unit: link to a readable photo in `inputs`}."""
         try:
             self._call(["-fdir", str(inputs)], outputs, log)
             failed_call = []
         except OpenFaceError:
             # A photo OpenFace cannot take ends the whole call: the photos it did not reach are run
             # one by one, so that only the culprit is lost.
-            failed_call = [p for p in readable if not (outputs / f"{p:06d}.csv").is_file()]
+            failed_call = [p for p in links if not (outputs / f"{p:06d}.csv").is_file()]
         errors = {}
         for position in failed_call:
             try:
@@ -287,7 +287,7 @@ class Labeller:
             except OpenFaceError as error:
                 errors[position] = str(error)
         results = {}
-        for position in readable:
+        for position in links:
             item = unit.items[position]
             path = outputs / f"{position:06d}.csv"
             if position in errors:
@@ -398,12 +398,6 @@ def assign_parts(frames_per_subject: dict[str, int], given: dict[str, list[str]]
     return parts
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def write_layout(out_dir: Path, results: list[dict], images_root: Path | None) -> None:
     """images/, AU_OCC/, landmarks_49/ and sources.csv from the labelled results, each file renamed
     into place; folders of an earlier run are replaced whole, so nothing stale is left."""
@@ -437,7 +431,7 @@ def write_layout(out_dir: Path, results: list[dict], images_root: Path | None) -
     for name in ("images", "AU_OCC", "landmarks_49"):
         (staging / name).mkdir(exist_ok=True)
         replace_dir(staging / name, out_dir / name)
-    _write_text_atomic(out_dir / SOURCES_NAME, sources.getvalue())
+    write_text_atomic(out_dir / SOURCES_NAME, sources.getvalue())
 
 
 def replace_dir(new: Path, old: Path) -> None:
@@ -572,16 +566,13 @@ def label(images: str, out_dir: str, openface_bin: str | None, *, mode: str = MO
             if unit.name in failed:
                 problems.add("openface_error", f"{unit.name} ({len(unit.items)} frames, retried by the next run)",
                              len(unit.items))
-        usable = {r["subject"] for r in results if "labels" in r}
+        frames_per_subject = collections.Counter(r["subject"] for r in results if "labels" in r)
+        with_results = {r["subject"] for r in results}  # a failed video's subject is not known to be empty
         for subject in subjects:
-            if subject not in usable and any(r["subject"] == subject for r in results):  # not a failed video's
+            if subject not in frames_per_subject and subject in with_results:
                 problems.add("subject_without_usable_photo", f"{subject} ({names.get(subject, subject)})")
         for subject in empty:
             problems.add("subject_without_usable_photo", f"{subject} ({names[subject]}: no photo file)")
-        frames_per_subject = {s: 0 for s in subjects if s in usable}
-        for result in results:
-            if "labels" in result:
-                frames_per_subject[result["subject"]] += 1
         parts = assign_parts(frames_per_subject, given_folds, problems)
         write_layout(out, results, images_root.resolve())
         write_json_atomic(out / FOLDS_NAME, parts)
@@ -590,7 +581,7 @@ def label(images: str, out_dir: str, openface_bin: str | None, *, mode: str = MO
             "openface": {"binary": describe_binary(labeller.binary), "flags": list(openface_flags),
                          "min_confidence": min_confidence},
             "counts": {"inputs": sum(len(u.items) for u in units), "labelled": sum("labels" in r for r in results),
-                       "subjects": len(subjects) + len(empty), "subjects_labelled": len(usable),
+                       "subjects": len(subjects) + len(empty), "subjects_labelled": len(frames_per_subject),
                        "skipped": problems.to_dict()},
             "subject_names": names if mode == MODE_PHOTOS else None,
             "parts": {part: len(members) for part, members in parts.items()},
@@ -640,7 +631,7 @@ def combine(inputs: list[str], out_dir: str, command: str = "") -> dict:
         for folder in inputs:
             lines += [f"{_display(Path(folder).resolve())},{line}"
                       for line in (Path(folder) / SOURCES_NAME).read_text().splitlines()[1:]]
-        _write_text_atomic(out / SOURCES_NAME, "\n".join(lines) + "\n")
+        write_text_atomic(out / SOURCES_NAME, "\n".join(lines) + "\n")
         manifest = {"command": command, "combined": [_display(Path(f).resolve()) for f in inputs],
                     "counts": {"labelled": sum(m["counts"]["labelled"] for m in manifests),
                                "subjects_labelled": sum(m["counts"]["subjects_labelled"] for m in manifests)},
