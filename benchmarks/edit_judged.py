@@ -78,7 +78,7 @@ def main() -> None:
         alignments = editor.alignments(photo, all_faces=False)
         if not alignments:
             continue
-        person = f"{path.parent.parent.name}"
+        person = path.parent.parent.name
         edited = editor.edit(photo, targets, alignments=alignments)
         write_rgb(edited, args.out_dir / "edited" / person / f"{number:04d}.png")
         write_rgb(photo, args.out_dir / "unedited" / person / f"{number:04d}.png")
