@@ -87,7 +87,7 @@ def run_conversion(images: Path, labels: Path, out: Path, workers: int, redetect
 def reader_speed(out: Path, batches: int = 60, batch_size: int = 32) -> float:
     import tensorflow as tf
 
-    from lac_gan.dataset import make_dataset, part_files
+    from lac_gan.data.dataset import make_dataset, part_files
     dataset = make_dataset(part_files(out, ["part1", "part2", "part3"]), 200, batch_size, seed=0)
 
     @tf.function
@@ -109,8 +109,8 @@ def reuse_alignment_error(redetect_every: int, shift: int = 8) -> dict:
     full detection on every frame (the per-frame distance of the farther eye). For scale, the same
     distance between full detection on the frame and on the frame shifted by `shift` px: MTCNN's own
     landmark noise when nothing but the framing changes."""
-    from lac_gan import alignment
-    from lac_gan.face_detection import FaceDetector, FaceTracker
+    from lac_gan.data import alignment
+    from lac_gan.data.face_detection import FaceDetector, FaceTracker
     frames = [np.asarray(Image.open(p).convert("RGB").resize(BP4D_SIZE, Image.Resampling.BICUBIC))
               for p in sorted(SEQUENCE.glob("*.jpg"))]
     detector = FaceDetector()

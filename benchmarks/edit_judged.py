@@ -21,19 +21,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lac_gan import alignment
-from lac_gan.au_table import AU_NAMES
-from lac_gan.editing import FaceEditor, parse_au_targets
+from lac_gan.common.json_files import write_json_atomic
+from lac_gan.data import alignment
+from lac_gan.data.au_table import AU_NAMES
+from lac_gan.data.image_io import read_rgb, write_rgb
+from lac_gan.data.image_range import to_model_range
 from lac_gan.evaluation.face_identity import DLIB_SAME_PERSON_DISTANCE, dlib_judge
-from lac_gan.image_io import read_rgb, write_rgb
-from lac_gan.json_files import write_json_atomic
-from lac_gan.synthesis import load_synthesizer, to_model_range
-from tfrecords_tools import label
+from lac_gan.nets.synthesis import load_synthesizer
+from lac_gan.product.editing import FaceEditor, parse_au_targets
+from tfrecords_tools import label_layout, labeller
 
 
 def chosen_photos(labels_dir: Path, part: str, subjects: str, absent: str, count: int, seed: int) -> list[Path]:
     """Seeded choice of labelled photos of the part's matching subjects whose `absent` AU is 0."""
-    members = [s for s in json.loads((labels_dir / label.FOLDS_NAME).read_text())[part] if re.fullmatch(subjects, s)]
+    members = [s for s in json.loads((labels_dir / label_layout.FOLDS_NAME).read_text())[part] if re.fullmatch(subjects, s)]
     column = absent.removeprefix("AU")
     photos = []
     for subject in members:
@@ -48,7 +49,7 @@ def chosen_photos(labels_dir: Path, part: str, subjects: str, absent: str, count
 
 def judged_rates(folder: Path, out_dir: Path, openface_bin: str) -> tuple[dict, dict]:
     """({AU: share of labelled photos OpenFace reads it present}, the labeller's counts)."""
-    manifest = label.label(str(folder), str(out_dir), openface_bin, workers=2)
+    manifest = labeller.label(str(folder), str(out_dir), openface_bin, workers=2)
     tables = [pd.read_csv(p) for p in sorted((out_dir / "AU_OCC").glob("*.csv"))]
     table = pd.concat(tables) if tables else pd.DataFrame(columns=["0", *(a.removeprefix("AU") for a in AU_NAMES)])
     rates = {a: (float((table[a.removeprefix("AU")] == 1).mean()) if len(table) else None) for a in AU_NAMES}

@@ -13,9 +13,9 @@ from pathlib import Path
 from builders import write_untrained_checkpoint
 from skimage import data
 
-from lac_gan.config import preset
-from lac_gan.editing import FaceEditor, parse_au_targets
-from lac_gan.synthesis import load_synthesizer
+from lac_gan.nets.config import preset
+from lac_gan.nets.synthesis import load_synthesizer
+from lac_gan.product.editing import FaceEditor, parse_au_targets
 
 
 def main() -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lac_gan.au_table import AU_NUMBERS
-from lac_gan.bp4d import UNKNOWN_LABEL
-from tfrecords_tools.bp4d_layout import read_landmarks49
+from lac_gan.data.au_table import AU_NUMBERS
+from lac_gan.data.bp4d import UNKNOWN_LABEL
+from lac_gan.data.bp4d_layout import read_landmarks49
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,10 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from lac_gan import config as config_lib, dataset  # noqa: E402
-from lac_gan.training import LacGanTrainer, training_files, TrainingOptions, untrained_aus  # noqa: E402
+from lac_gan.data import dataset  # noqa: E402
+from lac_gan.nets import config as config_lib  # noqa: E402
+from lac_gan.training.loop import TrainingOptions, training_files, untrained_aus  # noqa: E402
+from lac_gan.training.step import LacGanTrainer  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Converted TFRecords.", required=True)

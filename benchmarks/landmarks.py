@@ -6,7 +6,7 @@
 On ../shared/datasets/video_au (frames with OpenFace 2.0.6's 49 landmarks; the shipped mapping was
 fitted on these frames, so these figures are in-sample: the fitting script's subject-exclusive
 cross-validation is the held-out figure):
-- point error: MTCNN + the fitted 49 points (`lac_gan.landmarks`), and the canonical face placed by
+- point error: MTCNN + the fitted 49 points (`lac_gan.data.landmarks`), and the canonical face placed by
   MTCNN's 5 points (what `--landmarks mtcnn_canonical` assumes), against the OpenFace points, mean
   over points and frames of the distance / the inter-ocular distance (outer eye corners, 49-points
   19 and 28: the 300-W convention);
@@ -53,7 +53,7 @@ def convert(source: str, out: Path, workers: int) -> dict:
 def stored_centres(out: Path) -> dict[tuple[str, str, int], np.ndarray]:
     import tensorflow as tf
 
-    from lac_gan.record_schema import parse_example
+    from lac_gan.data.record_schema import parse_example
     size = json.loads((out / "manifest.json").read_text())["image_size"]
     centres = {}
     for record in tf.data.TFRecordDataset(sorted(str(p) for p in out.glob("*/*.tfrecord"))):
@@ -71,11 +71,11 @@ def centre_shift(ours: dict, reference: dict) -> dict:
 
 def point_errors(redetect_every: int = 10) -> dict:
     """Normalised mean error of the fitted and of the canonical 49 points, in the original frames."""
-    from lac_gan import alignment
-    from lac_gan.face_detection import FaceDetector, FaceTracker
-    from lac_gan.image_io import read_rgb
-    from lac_gan.landmarks import LandmarkFitter
-    from tfrecords_tools.bp4d_layout import read_landmarks49
+    from lac_gan.data import alignment
+    from lac_gan.data.bp4d_layout import read_landmarks49
+    from lac_gan.data.face_detection import FaceDetector, FaceTracker
+    from lac_gan.data.image_io import read_rgb
+    from lac_gan.data.landmarks import LandmarkFitter
     tracker, fitter = FaceTracker(FaceDetector(), redetect_every), LandmarkFitter()
     canonical = alignment.canonical_landmarks49(200)
     template = alignment.canonical_five_points(200)
@@ -108,10 +108,10 @@ def point_errors(redetect_every: int = 10) -> dict:
 def held_out_people(openface_bin: str, work_dir: Path, figure: list | None = None) -> dict:
     """The shipped fit and dlib's index mapping against OpenFace on the fixture photos and frames;
     `figure` collects an overlay tile of each judged photo."""
-    from lac_gan import landmarks
+    from lac_gan.data import landmarks
+    from lac_gan.data.face_detection import FaceDetector
+    from lac_gan.data.image_io import read_rgb
     from lac_gan.evaluation import openface
-    from lac_gan.face_detection import FaceDetector
-    from lac_gan.image_io import read_rgb
     images = sorted((FIXTURES / "faces").glob("*.jpg")) + sorted((FIXTURES / "sequence").glob("*.jpg"))
     csvs = openface.run_feature_extraction(openface_bin, images, work_dir / "openface_fixtures", "-2Dfp")
     detector, fitter = FaceDetector(), landmarks.LandmarkFitter()
@@ -141,7 +141,7 @@ def _overlay(image: np.ndarray, fitted: np.ndarray, reference: np.ndarray, size:
     """The face aligned from OpenFace's points: ours green, OpenFace's red, AU centres as squares."""
     from PIL import Image, ImageDraw
 
-    from lac_gan import alignment, attention
+    from lac_gan.data import alignment, attention
     matrix = alignment.jaanet_transform(reference, size)
     tile = Image.fromarray(alignment.warp_image(image, matrix, size))
     draw = ImageDraw.Draw(tile)

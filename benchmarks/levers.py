@@ -9,7 +9,7 @@
    decoder weights and z (what the generator's tape needs). The CARGs have no batch norm, so both
    give the same outputs (checked: the largest difference relative to the tensor's largest value
    is printed).
-2. Adam. Keras's Adam (about 12 elementwise ops per variable) against `lac_gan.training.FusedAdam`
+2. Adam. Keras's Adam (about 12 elementwise ops per variable) against `lac_gan.training.loop.FusedAdam`
    (one ResourceApplyAdam kernel per variable): one `apply_gradients` over all the generator's
    weights with fixed random gradients.
 
@@ -32,10 +32,10 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from benchmarks.machine import cpu_description, onednn_description  # noqa: E402
-from lac_gan import config as config_lib, per_au_layers  # noqa: E402
-from lac_gan.au_table import NUM_AUS  # noqa: E402
-from lac_gan.models import CARGs  # noqa: E402
-from lac_gan.training import FusedAdam  # noqa: E402
+from lac_gan.data.au_table import NUM_AUS  # noqa: E402
+from lac_gan.nets import config as config_lib, per_au_layers  # noqa: E402
+from lac_gan.nets.cargs import CARGs  # noqa: E402
+from lac_gan.training.step import FusedAdam  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("presets", ["small", "paper"], "Presets to time.")

@@ -50,8 +50,8 @@ def measure(preset: str, batch_size: int, steps: int) -> dict:
     import tensorflow as tf
 
     from benchmarks.step_inputs import random_vggface, synthetic_batch
-    from lac_gan import config as config_lib, per_au_layers
-    from lac_gan.training import LacGanTrainer
+    from lac_gan.nets import config as config_lib, per_au_layers
+    from lac_gan.training.step import LacGanTrainer
     config = config_lib.preset(preset).replace(batch_size=batch_size)
     with tempfile.TemporaryDirectory() as directory:
         identity = random_vggface(config.image_size, directory)

@@ -27,8 +27,8 @@ from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: E402
 
 from benchmarks.machine import cpu_description, onednn_description  # noqa: E402
 from benchmarks.step_inputs import random_vggface, synthetic_batch  # noqa: E402
-from lac_gan import config as config_lib  # noqa: E402
-from lac_gan.training import LacGanTrainer  # noqa: E402
+from lac_gan.nets import config as config_lib  # noqa: E402
+from lac_gan.training.step import LacGanTrainer  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("preset", "paper", "Preset to profile.")

@@ -32,13 +32,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from lac_gan import dataset  # noqa: E402
-from lac_gan.au_table import AU_NAMES  # noqa: E402
-from lac_gan.bp4d import UNKNOWN_LABEL  # noqa: E402
-from lac_gan.errors import UserError  # noqa: E402
-from lac_gan.evaluation import detectors, metrics, protocol  # noqa: E402
-from lac_gan.image_io import write_rgb  # noqa: E402
-from lac_gan.synthesis import to_uint8  # noqa: E402
+from lac_gan.common.errors import UserError  # noqa: E402
+from lac_gan.data import dataset  # noqa: E402
+from lac_gan.data.au_table import AU_NAMES  # noqa: E402
+from lac_gan.data.bp4d import UNKNOWN_LABEL  # noqa: E402
+from lac_gan.data.image_io import write_rgb  # noqa: E402
+from lac_gan.data.image_range import to_uint8  # noqa: E402
+from lac_gan.data import metrics  # noqa: E402
+from lac_gan.evaluation import detectors, protocol  # noqa: E402
 
 GROUP_NAME = re.compile(r"[A-Za-z0-9_-]+")
 

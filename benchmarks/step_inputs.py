@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from lac_gan import config as config_lib, vggface
-from lac_gan.au_table import NUM_AUS
+from lac_gan.data.au_table import NUM_AUS
+from lac_gan.nets import config as config_lib, vggface
 
 
 def synthetic_batch(size: int, batch: int) -> dict[str, tf.Tensor]:

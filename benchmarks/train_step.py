@@ -51,10 +51,10 @@ from tensorflow.python.profiler.internal import flops_registry  # noqa: E402,F40
 
 from benchmarks.machine import cpu_description, onednn_description  # noqa: E402
 from benchmarks.step_inputs import random_vggface, synthetic_batch  # noqa: E402
-from lac_gan import config as config_lib, per_au_layers, vggface  # noqa: E402
-from lac_gan.au_table import NUM_AUS  # noqa: E402
-from lac_gan.models import encoded_side  # noqa: E402
-from lac_gan.training import PRECISIONS, LacGanTrainer  # noqa: E402
+from lac_gan.data.au_table import NUM_AUS  # noqa: E402
+from lac_gan.nets import config as config_lib, per_au_layers, vggface  # noqa: E402
+from lac_gan.nets.cargs import encoded_side  # noqa: E402
+from lac_gan.training.step import PRECISIONS, LacGanTrainer  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("presets", ["tiny", "paper"], "Presets to time.")

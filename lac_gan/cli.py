@@ -14,11 +14,11 @@ import traceback
 
 from absl import app, flags
 
-from lac_gan.errors import UserError, fault_message
+from lac_gan.common.errors import UserError, fault_message
 
 COMMANDS = {
     "convert": ("tfrecords_tools.convert", "BP4D images + AU_OCC CSVs -> aligned TFRecords with attention maps"),
-    "label": ("lac_gan.commands.label", "AU labels and 49 landmarks for any photos or video frames, by OpenFace"),
+    "label": ("tfrecords_tools.label", "AU labels and 49 landmarks for any photos or video frames, by OpenFace"),
     "train": ("lac_gan.commands.train", "train LAC-GAN (or --demo: the whole path on a bundled face)"),
     "evaluate": ("lac_gan.commands.evaluate", "the paper's Table 1: AU detection on real vs synthetic faces"),
     "edit": ("lac_gan.commands.edit", "switch chosen AUs on/off in any photo"),
@@ -95,7 +95,7 @@ def import_quietly(name: str, verbose: bool = False):
 
 
 def run_absl(main_function, argv: list[str] | None = None, program: str | None = None) -> None:
-    """absl's app.run, with every command's error rule (lac_gan/errors.py): a bad flag value is one
+    """absl's app.run, with every command's error rule (lac_gan/common/errors.py): a bad flag value is one
     line and exit status 2 (absl prints it with exit status 1), a UserError, OSError or TensorFlow
     OpError raised by the command is one line and its exit status (1, a UsageError's 2), with the
     traceback only under --verbosity=1 or more; --help exits with status 0 (absl ends it with 1,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from lac_gan.au_table import AU_NUMBERS
+from lac_gan.data.au_table import AU_NUMBERS
 
 # Columns of a real BP4D AU_OCC CSV: frame, then AUs 1..28 (not all), and 40+ which are all 9.
 CSV_AUS = (1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24, 27, 28, 40, 41)

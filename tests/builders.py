@@ -9,12 +9,12 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from lac_gan import attention, record_schema
-from lac_gan.alignment import canonical_landmarks49
-from lac_gan.bp4d import JAANET_PARTS
-from lac_gan.config import LacGanConfig, tiny
+from lac_gan.data import attention, record_schema
+from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.data.bp4d import JAANET_PARTS
+from lac_gan.data.conversion import au_rates
 from lac_gan.evaluation.openface import MIN_FACE_SIZE
-from tfrecords_tools.convert import au_rates
+from lac_gan.nets.config import LacGanConfig, tiny
 
 
 def write_converted_dataset(directory: Path, size: int, examples_by_part: dict[str, list[dict]]) -> Path:
@@ -39,7 +39,7 @@ def write_converted_dataset(directory: Path, size: int, examples_by_part: dict[s
 
 def write_untrained_checkpoint(logdir: Path, config: LacGanConfig | None = None, seed: int = 0) -> Path:
     """A training logdir (config.json, checkpoint index, ckpt-1) holding an untrained generator."""
-    from lac_gan.models import CARGs
+    from lac_gan.nets.cargs import CARGs
     config = config or tiny()
     keras.utils.set_random_seed(seed)
     config.save(logdir)

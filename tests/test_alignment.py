@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lac_gan import alignment
+from lac_gan.data import alignment
 
 
 def _similarity(angle_deg: float, scale: float, tx: float, ty: float) -> np.ndarray:
@@ -75,7 +75,7 @@ def test_warp_moves_pixels_where_points_go_and_fills_grey():
 
 @pytest.fixture(scope="module")
 def detector():
-    from lac_gan.face_detection import FaceDetector
+    from lac_gan.data.face_detection import FaceDetector
     return FaceDetector()
 
 
@@ -118,7 +118,7 @@ def test_largest_face_wins_and_matches_stock_mtcnn(detector, shared_dir, monkeyp
 def test_onet_reuse_keeps_alignment_of_full_detection(detector, shared_dir):
     """Measured on real consecutive frames: the eyes aligned with reused detections stay within a few
     pixels (of a 200 crop) of where full detection puts them (docs/benchmarks.md records the figures)."""
-    from lac_gan.face_detection import FaceTracker
+    from lac_gan.data.face_detection import FaceTracker
     frames = [np.asarray(Image.open(p).convert("RGB"))
               for p in sorted((shared_dir / "fixtures" / "sequence").glob("*.jpg"))[:10]]
     template = alignment.canonical_five_points(200)

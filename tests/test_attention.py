@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lac_gan import alignment, attention
-from lac_gan.au_table import NUM_AUS, au_index
+from lac_gan.data import alignment, attention
+from lac_gan.data.au_table import NUM_AUS, au_index
 
 
 def test_centres_follow_the_rules_on_the_canonical_face():

@@ -1,6 +1,6 @@
 import pytest
 
-from lac_gan.au_table import ACTION_UNITS, AU_NAMES, AU_NUMBERS, NUM_AUS, au_index
+from lac_gan.data.au_table import ACTION_UNITS, AU_NAMES, AU_NUMBERS, NUM_AUS, au_index
 
 
 def test_the_twelve_bp4d_aus_of_the_paper():

@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 
-from lac_gan.au_table import AU_NUMBERS
+from lac_gan.data.au_table import AU_NUMBERS
 from bp4d_tree import build_bp4d_tree
-from tfrecords_tools.bp4d_layout import (CsvError, LayoutError, discover, find_frame_images, read_au_csv,
-                                         read_landmarks49)
+from lac_gan.data.bp4d_layout import CsvError, LayoutError, discover, find_frame_images, read_au_csv, read_landmarks49
 
 HEADER = "0,1,2,4,5,6,7,10,12,14,15,17,23,24,40"
 

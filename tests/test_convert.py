@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 from bp4d_tree import build_bp4d_tree
 
-from lac_gan import alignment, attention, record_schema
-from lac_gan.au_table import AU_NAMES
-from lac_gan.dataset import fold_files, make_dataset, part_files, read_manifest
-from tfrecords_tools import convert
+from lac_gan.data import alignment, attention, conversion, frame_pipeline, record_schema
+from lac_gan.data.au_table import AU_NAMES
+from lac_gan.data.dataset import fold_files, make_dataset, part_files, read_manifest
 
 SIZE = 64
-SETTINGS = convert.Settings(image_size=SIZE, landmarks=convert.LANDMARKS_CANONICAL)  # fitted: test_landmarks.py
+SETTINGS = frame_pipeline.Settings(image_size=SIZE, landmarks=frame_pipeline.LANDMARKS_CANONICAL)  # fitted: test_landmarks.py
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
@@ -29,7 +28,7 @@ def tree(tmp_path_factory, astronaut):
 def baseline(tree, tmp_path_factory):
     """One uninterrupted conversion: (out_dir, manifest)."""
     out = tmp_path_factory.mktemp("out")
-    return out, convert.convert(str(tree.images), str(tree.labels), str(out), settings=SETTINGS)
+    return out, conversion.convert(str(tree.images), str(tree.labels), str(out), settings=SETTINGS)
 
 
 def _records(out_dir: Path, parts=("part1", "part2", "part3")) -> dict[tuple[str, str, int], dict]:
@@ -119,7 +118,7 @@ def test_resume_after_a_failure_completes_the_same_set_without_redoing(tree, bas
                                                                        capfd):
     out = tmp_path / "out"
     calls = {"n": 0}
-    original = convert.FrameConverter.example
+    original = frame_pipeline.FrameConverter.example
 
     def failing_after_ten(self, *args, **kwargs):
         calls["n"] += 1
@@ -127,18 +126,18 @@ def test_resume_after_a_failure_completes_the_same_set_without_redoing(tree, bas
             raise RuntimeError("simulated crash")
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(convert.FrameConverter, "example", failing_after_ten)
-    with pytest.raises(convert.ConversionFailed, match="1 video\\(s\\) failed"):
-        convert.convert(str(tree.images), str(tree.labels), str(out), settings=SETTINGS)
+    monkeypatch.setattr(frame_pipeline.FrameConverter, "example", failing_after_ten)
+    with pytest.raises(conversion.ConversionFailed, match="1 video\\(s\\) failed"):
+        conversion.convert(str(tree.images), str(tree.labels), str(out), settings=SETTINGS)
     assert not (out / "part2" / "M011_T2.tfrecord").exists()
     assert not list(out.glob("*/*.partial"))
     assert read_manifest(out)["videos"]["skipped"]["counts"]["conversion_error"] == 1
     finished = {p: p.stat().st_mtime_ns for p in out.glob("*/*.tfrecord")}
     assert len(finished) == 2
 
-    monkeypatch.setattr(convert.FrameConverter, "example", original)
+    monkeypatch.setattr(frame_pipeline.FrameConverter, "example", original)
     (out / "part2" / "M011_T2.tfrecord.partial").write_bytes(b"left by a killed run")
-    manifest = convert.convert(str(tree.images), str(tree.labels), str(out), settings=SETTINGS)
+    manifest = conversion.convert(str(tree.images), str(tree.labels), str(out), settings=SETTINGS)
     assert {p: p.stat().st_mtime_ns for p in finished} == finished  # finished shards were not redone
     assert _shard_bytes(out) == _shard_bytes(baseline[0])
     timing = "worker_seconds"
@@ -150,15 +149,15 @@ def test_resume_after_a_failure_completes_the_same_set_without_redoing(tree, bas
 
 def test_a_resumed_run_refuses_other_settings(tree, baseline):
     out, _ = baseline
-    with pytest.raises(convert.ConvertError, match="other settings"):
-        convert.convert(str(tree.images), str(tree.labels), str(out), settings=convert.Settings(image_size=32))
+    with pytest.raises(frame_pipeline.ConvertError, match="other settings"):
+        conversion.convert(str(tree.images), str(tree.labels), str(out), settings=frame_pipeline.Settings(image_size=32))
 
 
 def test_json_folds_choose_the_parts(tree, tmp_path):
     folds = tmp_path / "folds.json"
     folds.write_text(json.dumps({"seen": ["F001", "M011"], "unseen": ["F007"]}))
     out = tmp_path / "out"
-    manifest = convert.convert(str(tree.images), str(tree.labels), str(out), folds=str(folds), settings=SETTINGS)
+    manifest = conversion.convert(str(tree.images), str(tree.labels), str(out), folds=str(folds), settings=SETTINGS)
     assert manifest["parts"] == ["seen", "unseen"]
     assert sorted(p.name for p in (out / "seen").glob("*.tfrecord")) == ["F001_T1.tfrecord", "M011_T2.tfrecord"]
     assert "per_jaanet_fold" not in manifest["au_positive_rate"]
@@ -174,14 +173,14 @@ def test_json_folds_choose_the_parts(tree, tmp_path):
 def test_bad_folds_are_fatal(tree, tmp_path, content, message):
     folds = tmp_path / "folds.json"
     folds.write_text(content if isinstance(content, str) else json.dumps(content))
-    with pytest.raises(convert.ConvertError, match=message):
-        convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"), folds=str(folds),
+    with pytest.raises(frame_pipeline.ConvertError, match=message):
+        conversion.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"), folds=str(folds),
                         settings=SETTINGS)
 
 
 def test_given_landmarks_use_the_jaanet_rule_and_own_centres(tree, tmp_path):
     """49 points for F007/T3 frame 5 (the canonical face placed where MTCNN finds the face), none for 6."""
-    from lac_gan.face_detection import FaceDetector
+    from lac_gan.data.face_detection import FaceDetector
     from PIL import Image
     image = np.asarray(Image.open(tree.images / "F007" / "T3" / "5.jpg").convert("RGB"))
     face = FaceDetector().detect(image)
@@ -194,8 +193,8 @@ def test_given_landmarks_use_the_jaanet_rule_and_own_centres(tree, tmp_path):
     folds = tmp_path / "folds.json"
     folds.write_text(json.dumps({"p": ["F007"]}))
     out = tmp_path / "out"
-    manifest = convert.convert(str(tree.images), str(tree.labels), str(out), folds=str(folds),
-                               settings=convert.Settings(image_size=SIZE), landmarks_root=str(tmp_path / "landmarks"))
+    manifest = conversion.convert(str(tree.images), str(tree.labels), str(out), folds=str(folds),
+                               settings=frame_pipeline.Settings(image_size=SIZE), landmarks_root=str(tmp_path / "landmarks"))
     assert manifest["frames"]["landmarks"] == "files"
     assert manifest["frames"]["landmark_fallbacks_to_canonical"]["counts"] == {"landmarks_missing": 1}
     records = _records(out, ["p"])
@@ -205,8 +204,8 @@ def test_given_landmarks_use_the_jaanet_rule_and_own_centres(tree, tmp_path):
     np.testing.assert_allclose(given["au_centres"], attention.au_centres(given["landmarks49"]), atol=1e-4)
     direct = attention.au_attention_maps(given["au_centres"], SIZE)
     assert np.abs(given["attention_maps"] - direct).max() <= 1 / 255 + 1e-6
-    with pytest.raises(convert.ConvertError, match="--landmarks_root .*: no such directory"):
-        convert.convert(str(tree.images), str(tree.labels), str(out), landmarks_root=str(tmp_path / "none"))
+    with pytest.raises(frame_pipeline.ConvertError, match="--landmarks_root .*: no such directory"):
+        conversion.convert(str(tree.images), str(tree.labels), str(out), landmarks_root=str(tmp_path / "none"))
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -252,6 +251,6 @@ def test_killed_cli_run_resumes_to_the_same_shards(tree, baseline, tmp_path):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert len(list(out.glob("*/*.tfrecord"))) == 1 and not (out / "manifest.json").exists()
-    convert.convert(str(tree.images), str(tree.labels), str(out), settings=SETTINGS)
+    conversion.convert(str(tree.images), str(tree.labels), str(out), settings=SETTINGS)
     # Content, not bytes: protobuf may serialise the feature map in another order in another process.
     _assert_same_records(_records(out), _records(baseline[0]), atol=1e-4)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from conftest import REPO_ROOT
-from lac_gan.dataset import read_manifest
+from lac_gan.data.dataset import read_manifest
 
 
 def test_demo_runs_the_whole_path(tmp_path):

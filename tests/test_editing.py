@@ -8,11 +8,11 @@ from PIL import Image
 
 from builders import write_untrained_checkpoint
 from conftest import REPO_ROOT
-from lac_gan.editing import FaceEditor, NoFaceError, parse_au_targets
-from lac_gan.errors import UsageError
-from lac_gan.evaluation import figures
-from lac_gan.image_io import read_rgb
-from lac_gan.synthesis import load_synthesizer
+from lac_gan.common.errors import UsageError
+from lac_gan.data.image_io import read_rgb
+from lac_gan.nets import figures
+from lac_gan.nets.synthesis import load_synthesizer
+from lac_gan.product.editing import FaceEditor, NoFaceError, parse_au_targets
 
 
 def test_parse_au_targets():

@@ -16,20 +16,21 @@ from PIL import Image
 
 from builders import face_crops, write_converted_dataset, write_images, write_untrained_checkpoint
 from conftest import REPO_ROOT
-from lac_gan import checkpoints, config as config_lib, dataset
-from lac_gan.au_table import AU_NAMES, NUM_AUS
-from lac_gan.bp4d import JAANET_PARTS
-from lac_gan.editing import photo_pairs
-from lac_gan.errors import DataError, UsageError, UserError
+from lac_gan.common.errors import DataError, UsageError, UserError
+from lac_gan.common.json_files import write_json_atomic
+from lac_gan.common.locks import DirectoryBusyError
+from lac_gan.data import conversion, dataset, frame_pipeline
+from lac_gan.data.au_table import AU_NAMES, NUM_AUS
+from lac_gan.data.bp4d import JAANET_PARTS
+from lac_gan.data.image_io import read_rgb
 from lac_gan.evaluation import openface
 from lac_gan.evaluation.detectors import PrecomputedDetector
 from lac_gan.evaluation.protocol import EvaluationConfig, run_evaluation
-from lac_gan.export import check_export_dir
-from lac_gan.image_io import read_rgb
-from lac_gan.json_files import write_json_atomic
-from lac_gan.locks import DirectoryBusyError
-from lac_gan.training import TrainingOptions, run_training, training_files
-from tfrecords_tools import convert
+from lac_gan.nets import config as config_lib, restore
+from lac_gan.product.editing import photo_pairs
+from lac_gan.product.export import check_export_dir
+from lac_gan.training import checkpoints
+from lac_gan.training.loop import TrainingOptions, run_training, training_files
 
 SIZE = config_lib.tiny().image_size
 FAKE_OPENFACE = REPO_ROOT / "tests" / "fake_openface" / "FeatureExtraction"
@@ -57,7 +58,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *fragm
 RUNNER = textwrap.dedent("""
     import sys
     from lac_gan.cli import run_absl
-    from lac_gan.errors import UsageError, UserError
+    from lac_gan.common.errors import UsageError, UserError
     from absl import flags
     flags.DEFINE_integer("count", 1, "a number", lower_bound=1)
 
@@ -124,7 +125,7 @@ def test_convert_out_dir_that_is_a_file(tmp_path, astronaut):
     images, labels, folds = small_tree(tmp_path, astronaut)
     (tmp_path / "taken").write_text("")
     with pytest.raises(UsageError, match="--out_dir .*taken: is a file; expected a folder"):
-        convert.convert(str(images), str(labels), str(tmp_path / "taken"), folds=str(folds))
+        conversion.convert(str(images), str(labels), str(tmp_path / "taken"), folds=str(folds))
     result = lacgan("convert", f"--bp4d_root={images}", f"--labels_root={labels}", f"--out_dir={tmp_path / 'taken'}",
                     f"--folds={folds}")
     assert_one_line_error(result, 2, "taken: is a file")
@@ -135,25 +136,25 @@ def test_convert_names_a_truncated_sidecar(tmp_path, astronaut):
     shard = tmp_path / "out" / "p" / "F001_T1.tfrecord"
     shard.parent.mkdir(parents=True)
     shard.write_bytes(b"")
-    sidecar = convert.sidecar_path(shard)
+    sidecar = conversion.sidecar_path(shard)
     sidecar.write_text('{"subject": "F001", "settings": {"image_si')
-    with pytest.raises(convert.ConversionFailed, match="F001_T1.stats.json: unreadable stats sidecar .*delete it"):
-        convert.convert(str(images), str(labels), str(tmp_path / "out"), folds=str(folds))
+    with pytest.raises(conversion.ConversionFailed, match="F001_T1.stats.json: unreadable stats sidecar .*delete it"):
+        conversion.convert(str(images), str(labels), str(tmp_path / "out"), folds=str(folds))
 
 
 def test_a_second_converter_on_the_same_out_dir_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    with convert.lock_out_dir(out):
+    with conversion.lock_out_dir(out):
         with pytest.raises(DirectoryBusyError, match=f"another converter \\(pid {os.getpid()}\\)"):
-            convert.lock_out_dir(out)
-    convert.lock_out_dir(out).close()  # free again once the first run has ended
+            conversion.lock_out_dir(out)
+    conversion.lock_out_dir(out).close()  # free again once the first run has ended
 
 
 def test_converter_workers_die_with_their_parent(tmp_path):
     # parent -> worker (initialised as the pool does it); kill -9 the parent, the worker must end.
-    worker = ("import os, sys, time; from tfrecords_tools import convert; "
-              "convert._init_worker(convert.Settings(image_size=32), None, True, os.getppid()); "
+    worker = ("import os, sys, time; from lac_gan.data import conversion, frame_pipeline; "
+              "conversion._init_worker(frame_pipeline.Settings(image_size=32), None, True, os.getppid()); "
               "print(os.getpid(), flush=True); time.sleep(120)")
     parent = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {worker!r}]); "
               "time.sleep(120)")
@@ -263,7 +264,7 @@ def save_trainer_like_checkpoints(logdir: Path, steps: list[int]) -> list[str]:
     """Checkpoints with the trainer's `step` variable and one weight, as CheckpointManager writes them."""
     step, weight = tf.Variable(0, dtype=tf.int64), tf.Variable(tf.zeros([64, 64]))
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=step, weight=weight), str(logdir), 5,
-                                         checkpoint_name=checkpoints.CHECKPOINT_PREFIX)
+                                         checkpoint_name=restore.CHECKPOINT_PREFIX)
     paths = []
     for value in steps:
         step.assign(value)
@@ -286,14 +287,14 @@ def test_a_truncated_latest_checkpoint_falls_back_to_the_previous_one(tmp_path, 
     older, latest = save_trainer_like_checkpoints(tmp_path, [2, 4])
     data = next(Path(tmp_path).glob("ckpt-4.data-*"))
     data.write_bytes(data.read_bytes()[:100])
-    assert checkpoints.newest_readable_checkpoint(tmp_path) == older
+    assert restore.newest_readable_checkpoint(tmp_path) == older
     assert f"the newer {latest} is unreadable" in caplog.text
-    assert checkpoints.checkpoint_step(checkpoints.resolve_checkpoint(tmp_path)) == 2
+    assert restore.checkpoint_step(restore.resolve_checkpoint(tmp_path)) == 2
     with pytest.raises(DataError, match="ckpt-4: unreadable checkpoint"):
-        checkpoints.resolve_checkpoint(latest)
+        restore.resolve_checkpoint(latest)
     next(Path(tmp_path).glob("ckpt-2.data-*")).write_bytes(b"")
     with pytest.raises(DataError, match="no readable checkpoint"):
-        checkpoints.newest_readable_checkpoint(tmp_path)
+        restore.newest_readable_checkpoint(tmp_path)
 
 
 # ---- evaluate -------------------------------------------------------------------------------------
@@ -423,14 +424,15 @@ def test_folder_edit_goes_on_past_a_photo_it_cannot_write(tmp_path, astronaut):
 
 def test_user_error_classes_keep_their_exit_status():
     assert UserError.exit_code == 1 and DataError.exit_code == 1 and UsageError.exit_code == 2
-    assert issubclass(checkpoints.CheckpointNotFoundError, UsageError)
+    assert issubclass(restore.CheckpointNotFoundError, UsageError)
 
 
 # ---- issue 20: faults that still got through ---------------------------------------------------------
 
 HOLD_LOGDIR = textwrap.dedent("""
     import os, sys, time
-    from lac_gan import checkpoints, config
+    from lac_gan.nets import config
+    from lac_gan.training import checkpoints
     with checkpoints.prepare_logdir(config.tiny(), sys.argv[1], False, 4):
         print(os.getpid(), flush=True)
         time.sleep(120)
@@ -505,7 +507,7 @@ def test_tensorflow_file_errors_are_one_line_naming_the_path():
 def test_a_failed_checkpoint_save_leaves_nothing_in_the_way(tmp_path, monkeypatch):
     save_trainer_like_checkpoints(tmp_path, [2])
     manager = tf.train.CheckpointManager(tf.train.Checkpoint(step=tf.Variable(4, dtype=tf.int64)), str(tmp_path), 5,
-                                         checkpoint_name=checkpoints.CHECKPOINT_PREFIX)
+                                         checkpoint_name=restore.CHECKPOINT_PREFIX)
 
     def disk_full(self, checkpoint_number):  # what SaveV2 leaves when the disk fills up
         (tmp_path / f"ckpt-{checkpoint_number}_temp").mkdir()
@@ -516,12 +518,12 @@ def test_a_failed_checkpoint_save_leaves_nothing_in_the_way(tmp_path, monkeypatc
                                         f"the last good checkpoint is kept \\({tmp_path}/ckpt-2\\): .* --resume"):
         checkpoints.save_checkpoint(manager, 4)
     assert not list(tmp_path.glob("ckpt-4*"))
-    assert checkpoints.newest_readable_checkpoint(tmp_path) == str(tmp_path / "ckpt-2")
+    assert restore.newest_readable_checkpoint(tmp_path) == str(tmp_path / "ckpt-2")
 
 
 def test_a_failed_export_leaves_no_half_saved_model(tmp_path, monkeypatch):
-    from lac_gan.export import export_saved_model
-    from lac_gan.synthesis import load_synthesizer
+    from lac_gan.nets.synthesis import load_synthesizer
+    from lac_gan.product.export import export_saved_model
     synthesizer = load_synthesizer(str(write_untrained_checkpoint(tmp_path / "run")))
 
     def read_only(module, export_dir, signatures):
@@ -536,7 +538,7 @@ def test_a_failed_export_leaves_no_half_saved_model(tmp_path, monkeypatch):
 
 
 def test_writes_that_fail_name_their_file(tmp_path, monkeypatch):
-    from lac_gan.image_io import write_rgb
+    from lac_gan.data.image_io import write_rgb
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")  # as write() and close() raise it: no file name
@@ -554,13 +556,13 @@ def test_convert_stops_in_one_line_when_out_dir_cannot_be_written(tmp_path, monk
     (tmp_path / "out" / "p").mkdir(parents=True)
 
     def disk_full(job, converter, on_frame):
-        job.shard.with_name(job.shard.name + convert.PARTIAL_SUFFIX).write_bytes(b"half")
+        job.shard.with_name(job.shard.name + conversion.PARTIAL_SUFFIX).write_bytes(b"half")
         raise tf.errors.ResourceExhaustedError(None, None, f"{job.shard}.partial; No space left on device")
-    monkeypatch.setattr(convert, "convert_video", disk_full)
-    monkeypatch.setattr(convert, "FrameConverter", lambda settings: None)
-    with pytest.raises(convert.ConversionFailed, match="F001_T1.tfrecord.partial; No space left on device; finished"):
-        convert.convert(str(images), str(labels), str(tmp_path / "out"), folds=str(folds),
-                        settings=convert.Settings(image_size=32, landmarks=convert.LANDMARKS_CANONICAL))
+    monkeypatch.setattr(conversion, "convert_video", disk_full)
+    monkeypatch.setattr(conversion, "FrameConverter", lambda settings: None)
+    with pytest.raises(conversion.ConversionFailed, match="F001_T1.tfrecord.partial; No space left on device; finished"):
+        conversion.convert(str(images), str(labels), str(tmp_path / "out"), folds=str(folds),
+                        settings=frame_pipeline.Settings(image_size=32, landmarks=frame_pipeline.LANDMARKS_CANONICAL))
     assert not list((tmp_path / "out" / "p").iterdir()) and not (tmp_path / "out" / "manifest.json").exists()
 
 
@@ -575,7 +577,7 @@ def test_convert_stops_in_one_line_when_out_dir_cannot_be_written(tmp_path, monk
      "ckpt-1 does not fit .*config.json"),
 ])
 def test_a_config_that_does_not_fit_its_checkpoint_is_named(tmp_path, change, message):
-    from lac_gan.synthesis import load_synthesizer
+    from lac_gan.nets.synthesis import load_synthesizer
     logdir = write_untrained_checkpoint(tmp_path / "run")
     (logdir / "config.json").write_text(change((logdir / "config.json").read_text()))
     with pytest.raises(DataError, match=message):
@@ -631,8 +633,8 @@ def test_detector_configuration_flags_are_one_line():
 
 
 def test_more_flags_that_cannot_work():
-    with pytest.raises(convert.ConvertError, match="--fill_coefficient > 0, got .* and nan"):
-        convert.Settings(fill_coefficient=float("nan")).check()
+    with pytest.raises(frame_pipeline.ConvertError, match="--fill_coefficient > 0, got .* and nan"):
+        frame_pipeline.Settings(fill_coefficient=float("nan")).check()
     with pytest.raises(UsageError, match="--seed -1"):
         evaluation("data", "out", seed=-1).check()
     with pytest.raises(UsageError, match="--detector_timeout inf"):
@@ -661,7 +663,7 @@ def test_convert_jaanet_checks_flags_and_files_before_pytorch(tmp_path):
 
 
 def test_landmark_files_are_named_with_what_is_wrong(tmp_path):
-    from tfrecords_tools.bp4d_layout import read_landmarks49
+    from lac_gan.data.bp4d_layout import read_landmarks49
     path = tmp_path / "1.txt"
     path.write_text(" ".join(["nan"] + ["10"] * 97))
     with pytest.raises(DataError, match=f"{path}: 1 of its 98 numbers are not finite"):
@@ -675,7 +677,7 @@ def test_landmark_files_are_named_with_what_is_wrong(tmp_path):
 
 
 def test_frame_and_folder_names_that_are_not_plain_digits_or_utf8(tmp_path, astronaut):
-    from tfrecords_tools.bp4d_layout import discover
+    from lac_gan.data.bp4d_layout import discover
     images, labels, _ = small_tree(tmp_path, astronaut)
     video = images / "F001" / "T1"
     (video / "\u00b2.jpg").write_bytes((video / "1.jpg").read_bytes())  # isdigit(), but not int()

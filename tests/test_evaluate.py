@@ -16,12 +16,12 @@ import tensorflow as tf
 from PIL import Image
 
 from builders import write_converted_dataset, write_untrained_checkpoint
-from lac_gan import attention
-from lac_gan.au_table import AU_NAMES, NUM_AUS
-from lac_gan.config import tiny
-from lac_gan.errors import UsageError
+from lac_gan.common.errors import UsageError
+from lac_gan.data import attention
+from lac_gan.data.au_table import AU_NAMES, NUM_AUS
 from lac_gan.evaluation.face_identity import IdentityJudge
 from lac_gan.evaluation.protocol import EvaluationConfig, choose_pairs, run_evaluation, synthesis_labels
+from lac_gan.nets.config import tiny
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_BINARY = REPO / "tests" / "fake_openface" / "FeatureExtraction"
@@ -154,7 +154,7 @@ def test_subjects_restrict_the_pairs_to_matching_ids(data_dir, tmp_path):
 
 
 def test_no_detector_writes_the_sets_only_and_identity_uses_vggface(data_dir, tmp_path):
-    from lac_gan import vggface
+    from lac_gan.nets import vggface
     rng = np.random.default_rng(0)
     weights = {name: [rng.normal(0, 0.05, kernel).astype(np.float32), np.zeros(bias, np.float32)]
                for name, (kernel, bias) in vggface.conv_layer_shapes().items()}

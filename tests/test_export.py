@@ -4,10 +4,11 @@ import pytest
 import tensorflow as tf
 
 from builders import face_crops, write_untrained_checkpoint
-from lac_gan import attention
-from lac_gan.errors import UsageError
-from lac_gan.export import export_saved_model
-from lac_gan.synthesis import load_synthesizer, to_model_range, to_uint8
+from lac_gan.common.errors import UsageError
+from lac_gan.data import attention
+from lac_gan.data.image_range import to_model_range, to_uint8
+from lac_gan.nets.synthesis import load_synthesizer
+from lac_gan.product.export import export_saved_model
 
 
 @pytest.fixture(scope="module")

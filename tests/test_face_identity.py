@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from lac_gan import alignment
+from lac_gan.data import alignment
+from lac_gan.data.face_detection import FaceDetector
+from lac_gan.data.image_io import read_rgb
+from lac_gan.data.landmarks import LandmarkFitter
 from lac_gan.evaluation.face_identity import DLIB_SAME_PERSON_DISTANCE, dlib_judge
-from lac_gan.face_detection import FaceDetector
-from lac_gan.image_io import read_rgb
-from lac_gan.landmarks import LandmarkFitter
 
 SIZE = 128
 PEOPLE = ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "45-m7-di-ph.jpg", "single_face.jpg")

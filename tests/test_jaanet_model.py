@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lac_gan import attention
-from lac_gan.alignment import canonical_landmarks49
-from lac_gan.jaanet import config as config_lib
-from lac_gan.jaanet import data, losses, model as model_lib
-from lac_gan.per_au_layers import use_formulation
+from lac_gan.data import attention
+from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.jaanet import config as config_lib, data, losses, model as model_lib
+from lac_gan.nets.per_au_layers import use_formulation
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lac_gan import attention
-from lac_gan.alignment import canonical_landmarks49
-from lac_gan.errors import DataError, UsageError
-from lac_gan.jaanet.detector import load_jaanet
+from lac_gan.common.errors import DataError, UsageError
+from lac_gan.data import attention
+from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.evaluation.jaanet_detector import load_jaanet
 from lac_gan.jaanet.official_weights import MODULE_FILES, convert_official_weights
 
 torch = pytest.importorskip("torch", reason="PyTorch is an optional extra (pip install torch): converter not tested")

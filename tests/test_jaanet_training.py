@@ -13,13 +13,13 @@ import pytest
 from PIL import Image
 
 from builders import write_converted_dataset
-from lac_gan.alignment import canonical_landmarks49
-from lac_gan.au_table import AU_NAMES, NUM_AUS
-from lac_gan.checkpoints import CheckpointNotFoundError
-from lac_gan.errors import DataError, UsageError
+from lac_gan.common.errors import DataError, UsageError
+from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.data.au_table import AU_NAMES, NUM_AUS
 from lac_gan.evaluation.protocol import EvaluationConfig, build_detector, run_evaluation
 from lac_gan.jaanet import config as config_lib
 from lac_gan.jaanet.training import DetectorTrainingOptions, run_detector_training
+from lac_gan.nets.restore import CheckpointNotFoundError
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = config_lib.tiny()

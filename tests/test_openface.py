@@ -9,7 +9,7 @@ from PIL import Image
 
 from builders import face_variants, write_images
 from conftest import SHARED
-from lac_gan.au_table import AU_NAMES
+from lac_gan.data.au_table import AU_NAMES
 from lac_gan.evaluation import openface
 from lac_gan.evaluation.detectors import OpenFaceDetector, PrecomputedDetector
 

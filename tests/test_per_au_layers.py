@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lac_gan import per_au_layers
-from lac_gan.au_table import NUM_AUS
-from lac_gan.per_au_layers import PerAUConv2D, PerAUDense, use_formulation
+from lac_gan.data.au_table import NUM_AUS
+from lac_gan.nets import per_au_layers
+from lac_gan.nets.per_au_layers import PerAUConv2D, PerAUDense, use_formulation
 
 LAYERS = {
     "conv": lambda: PerAUConv2D(3, 4, 5, name="conv"),

@@ -1,4 +1,4 @@
-"""R^i on held-out people during training (lac_gan/regressor_validation.py): the figures' maths by
+"""R^i on held-out people during training (lac_gan/training/regressor_validation.py): the figures' maths by
 hand, the fixed held-out set, validation.json across resume, and --eval_every 0."""
 import json
 
@@ -7,14 +7,17 @@ import pytest
 import tensorflow as tf
 
 from builders import face_variants, write_converted_dataset
-from lac_gan import config as config_lib, regressor_validation
-from lac_gan.alignment import canonical_landmarks49
-from lac_gan.au_table import AU_NAMES, NUM_AUS
-from lac_gan.bp4d import JAANET_PARTS
-from lac_gan.dataset import fold_files
-from lac_gan.errors import DataError, UsageError
-from lac_gan.evaluation import metrics
-from lac_gan.training import LacGanTrainer, TrainingOptions, ValidationLog, run_training, validate_checkpoint
+from lac_gan.common.errors import DataError, UsageError
+from lac_gan.data import metrics
+from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.data.au_table import AU_NAMES, NUM_AUS
+from lac_gan.data.bp4d import JAANET_PARTS
+from lac_gan.data.dataset import fold_files
+from lac_gan.nets import config as config_lib
+from lac_gan.training import regressor_validation
+from lac_gan.training.loop import TrainingOptions, run_training, validate_checkpoint
+from lac_gan.training.step import LacGanTrainer
+from lac_gan.training.summaries import ValidationLog
 
 SIZE = 32
 AU1, AU2, AU24 = (AU_NAMES.index(name) for name in ("AU1", "AU2", "AU24"))

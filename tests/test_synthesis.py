@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lac_gan import config as config_lib
-from lac_gan.au_table import NUM_AUS
-from lac_gan.checkpoints import CheckpointNotFoundError, resolve_checkpoint
-from lac_gan.models import CARGs
-from lac_gan.synthesis import Synthesizer, load_synthesizer
+from lac_gan.data.au_table import NUM_AUS
+from lac_gan.nets import config as config_lib
+from lac_gan.nets.cargs import CARGs
+from lac_gan.nets.restore import CheckpointNotFoundError, resolve_checkpoint
+from lac_gan.nets.synthesis import Synthesizer, load_synthesizer
 
 
 @pytest.fixture(scope="module")

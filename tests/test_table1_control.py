@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lac_gan.au_table import AU_NAMES, AU_NUMBERS, NUM_AUS
-from lac_gan.evaluation import metrics
+from lac_gan.data import metrics
+from lac_gan.data.au_table import AU_NAMES, AU_NUMBERS, NUM_AUS
 from lac_gan.evaluation.protocol import EvaluationConfig, choose_pairs, run_evaluation, source_images
 from lac_gan.evaluation.report import table1_rows
 from test_evaluate import FAKE_BINARY, PIXELS, SIZE, region_synthesizer, write_test_fold
@@ -143,7 +143,7 @@ def test_identity_synthesiser_scores_its_sources_with_openface(data_dir, tmp_pat
 
 
 def pairs_of_subsample(data_dir):
-    from lac_gan.dataset import fold_files
+    from lac_gan.data.dataset import fold_files
     from lac_gan.evaluation.protocol import read_frame_index
     return choose_pairs(read_frame_index(fold_files(str(data_dir), 1, "test")), SEED, MAX_FRAMES)
 

@@ -12,14 +12,16 @@ import pytest
 import tensorflow as tf
 
 from builders import face_variants, write_converted_dataset
-from lac_gan import config as config_lib, losses, vggface
-from lac_gan.alignment import canonical_landmarks49
-from lac_gan.au_table import NUM_AUS
-from lac_gan.bp4d import JAANET_PARTS
-from lac_gan.dataset import fold_files, make_dataset
-from lac_gan.errors import UsageError
-from lac_gan.synthesis import composed_maps, load_synthesizer
-from lac_gan.training import FusedAdam, LacGanTrainer, NonFiniteLossError, TrainingOptions, run_training, untrained_aus
+from lac_gan.common.errors import UsageError
+from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.data.au_table import NUM_AUS
+from lac_gan.data.bp4d import JAANET_PARTS
+from lac_gan.data.dataset import fold_files, make_dataset
+from lac_gan.nets import config as config_lib, vggface
+from lac_gan.nets.synthesis import composed_maps, load_synthesizer
+from lac_gan.training import losses
+from lac_gan.training.loop import NonFiniteLossError, TrainingOptions, run_training, untrained_aus
+from lac_gan.training.step import FusedAdam, LacGanTrainer
 
 def write_face_records(directory: Path, photo: np.ndarray, size: int, per_part: int = 6) -> Path:
     """A tiny converted dataset: part1..3 of real faces with random 0/1/9 labels."""
@@ -113,6 +115,18 @@ def test_resume_continues_exactly(face_data, default_run, tmp_path):
         assert expected == got
 
 
+def test_seeded_losses_are_those_before_the_layers_move(default_run):
+    """The layers move (issue 26) changed no behaviour: the seeded default run gives the losses the
+    code before it gave (tests/fixtures/pre_layers_losses.json, recorded at its last commit)."""
+    recorded = json.loads((Path(__file__).parent / "fixtures" / "pre_layers_losses.json").read_text())["history"]
+    history = default_run[1]
+    assert len(history) == len(recorded) == 4
+    for step, (now, before) in enumerate(zip(history, recorded), start=1):
+        assert now.keys() == before.keys()
+        for name in before:  # rounding across CPUs only: a changed step or draw moves them far more
+            assert now[name] == pytest.approx(before[name], rel=1e-4, abs=1e-6), (step, name)
+
+
 def test_existing_logdir_needs_resume(face_data, default_run):
     logdir, _ = default_run
     before = sorted(p.name for p in logdir.iterdir())
@@ -143,10 +157,10 @@ TWO_REPLICA_SCRIPT = """
 import numpy as np, keras, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from lac_gan import config as config_lib
-from lac_gan.au_table import NUM_AUS
-from lac_gan.bp4d import JAANET_PARTS
-from lac_gan.training import LacGanTrainer
+from lac_gan.data.au_table import NUM_AUS
+from lac_gan.data.bp4d import JAANET_PARTS
+from lac_gan.nets import config as config_lib
+from lac_gan.training.step import LacGanTrainer
 
 # Each replica draws its own random targets by design; fix them so both runs see the same inputs.
 LacGanTrainer._sample = lambda self, labels, known: (

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lac_gan import vggface
+from lac_gan.nets import vggface
 
 
 def random_weights(seed=0):

@@ -1,5 +1,5 @@
 """Fit the mapping from the two landmark models' points to reference 49-point landmarks, with a
-subject-exclusive cross-validation, and write it to --out (`lac_gan.landmarks` reads MAPPING_PATH).
+subject-exclusive cross-validation, and write it to --out (`lac_gan.data.landmarks` reads MAPPING_PATH).
 
     python -m tfrecords_tools.fit_landmark_mapping \\
         [--images ../shared/datasets/video_au/images --landmarks_root ../shared/datasets/video_au/landmarks_49 \\
@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lac_gan import alignment, attention, landmarks
-from lac_gan.au_table import AU_NAMES
 from lac_gan.cli import report_error
-from lac_gan.errors import UsageError, UserError, fault_message
-from lac_gan.progress import Progress
-from tfrecords_tools.bp4d_layout import find_frame_images, read_landmarks49
-from tfrecords_tools.convert import MIN_IMAGE_SIZE
+from lac_gan.common.errors import UsageError, UserError, fault_message
+from lac_gan.common.progress import Progress
+from lac_gan.data import alignment, attention, landmarks
+from lac_gan.data.au_table import AU_NAMES
+from lac_gan.data.bp4d_layout import find_frame_images, read_landmarks49
+from lac_gan.data.frame_pipeline import MIN_IMAGE_SIZE
 
 VIDEO_AU = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "video_au"
 OUTER_EYE_CORNERS_49 = (19, 28)
@@ -45,8 +45,8 @@ PROGRAM = "fit_landmark_mapping"
 def collect_points(images: Path, landmarks_root: Path, every: int) -> dict[str, np.ndarray]:
     """Both models' points and the reference 49 points of every `every`-th frame that has a landmark
     file and a detected face, with its subject."""
-    from lac_gan.face_detection import FaceDetector, FaceTracker
-    from lac_gan.image_io import read_rgb
+    from lac_gan.data.face_detection import FaceDetector, FaceTracker
+    from lac_gan.data.image_io import read_rgb
     videos = find_frame_images(images)
     tracker, fitter = FaceTracker(FaceDetector(), REDETECT_EVERY), landmarks.LandmarkFitter(mapping_path=None)
     rows = {name: [] for name in POINT_ARRAYS}
@@ -202,7 +202,7 @@ def fit(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Errors as every lacgan command shows them (lac_gan/errors.py): `fit_landmark_mapping: error: ...`,
+    """Errors as every lacgan command shows them (lac_gan/common/errors.py): `fit_landmark_mapping: error: ...`,
     exit status 2 for a flag, 1 for a problem found while running."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

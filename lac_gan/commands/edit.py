@@ -1,19 +1,19 @@
 """lacgan edit --checkpoint CKPT --image in.jpg --set AU12=1,AU6=1 [--unset AU4] --out out.jpg
 
 Also a folder in, a folder out, and with --figures DIR the paper's Fig. 3 / Fig. 5 grids of the
-photos' (largest) faces. See lac_gan/editing.py for what happens to each face.
+photos' (largest) faces. See lac_gan/product/editing.py for what happens to each face.
 """
 from pathlib import Path
 
 from absl import flags, logging
 
-from lac_gan.au_table import AU_NAMES
-from lac_gan.editing import FaceEditor, NoFaceError, parse_au_targets, photo_pairs
-from lac_gan.errors import UserError, check_output_dir
-from lac_gan.evaluation.figures import write_figures
-from lac_gan.image_io import ImageReadError, read_rgb, write_rgb
-from lac_gan.progress import Progress
-from lac_gan.synthesis import load_synthesizer
+from lac_gan.common.errors import UserError, check_output_dir
+from lac_gan.common.progress import Progress
+from lac_gan.data.au_table import AU_NAMES
+from lac_gan.data.image_io import ImageReadError, read_rgb, write_rgb
+from lac_gan.nets.figures import write_figures
+from lac_gan.nets.synthesis import load_synthesizer
+from lac_gan.product.editing import FaceEditor, NoFaceError, parse_au_targets, photo_pairs
 
 flags.DEFINE_string("checkpoint", None, "Training logdir (its latest checkpoint) or a checkpoint path.")
 flags.DEFINE_string("image", None, "A photo, or a folder of photos.")

@@ -1,8 +1,8 @@
-"""lacgan export --checkpoint CKPT --out DIR: the generator as a SavedModel (see lac_gan/export.py)."""
+"""lacgan export --checkpoint CKPT --out DIR: the generator as a SavedModel (see lac_gan/product/export.py)."""
 from absl import flags
 
-from lac_gan.export import check_export_dir, export_saved_model
-from lac_gan.synthesis import load_synthesizer
+from lac_gan.nets.synthesis import load_synthesizer
+from lac_gan.product.export import check_export_dir, export_saved_model
 
 flags.DEFINE_string("checkpoint", None, "Training logdir (its latest checkpoint) or a checkpoint path.")
 flags.DEFINE_string("out", None, "Folder to write the SavedModel to (must not exist).")

@@ -1,9 +1,9 @@
-"""lacgan train / python train.py: flags of the training program (the work: lac_gan/training.py)."""
+"""lacgan train / python train.py: flags of the training program (the work: lac_gan/training/loop.py)."""
 from absl import flags
 
-from lac_gan import config as config_lib
-from lac_gan.errors import UsageError
-from lac_gan.training import TrainingOptions, run_training
+from lac_gan.common.errors import UsageError
+from lac_gan.nets import config as config_lib
+from lac_gan.training.loop import TrainingOptions, run_training
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Converted TFRecords (the converter's --out_dir, with manifest.json).")
@@ -13,7 +13,7 @@ flags.DEFINE_integer("fold", 1, "JAA-Net fold (1-3): trains on the two other par
 flags.DEFINE_integer("steps", 1000, "Global step to stop at (a resumed run continues up to it).")
 flags.DEFINE_integer("batch_size", None, "Global batch size (default: the preset's).")
 flags.DEFINE_string("config_override", None, "Config fields to change from the preset, e.g. "
-                    "'lambda_au_label=100' (fields: lac_gan/config.py:LacGanConfig; tuples as a:b:c).")
+                    "'lambda_au_label=100' (fields: lac_gan/nets/config.py:LacGanConfig; tuples as a:b:c).")
 flags.DEFINE_string("identity_weights", None,
                     "keras-vggface rcmalli_vggface_tf_notop_vgg16.h5 for the identity loss (Eq. 4), "
                     "or 'none' to train without it.")
@@ -31,7 +31,7 @@ flags.DEFINE_integer("eval_every", 500, "Every K steps (and at the end), score R
                      "people (the fold's test part): TensorBoard val/... and LOGDIR/validation.json; 0: never.")
 flags.DEFINE_integer("eval_examples", 256, "How many test-part frames that scores (the same ones every time).")
 flags.DEFINE_bool("demo", False, "Run the whole path with no dataset: a BP4D-layout tree from a bundled face, "
-                  "conversion, the tiny preset for a few hundred steps, edit figures (see lac_gan/demo.py). "
+                  "conversion, the tiny preset for a few hundred steps, edit figures (see lac_gan/product/demo.py). "
                   "--logdir (default ./lacgan_demo), --steps and --seed apply.")
 
 
@@ -50,7 +50,7 @@ def _precision() -> str:
 
 
 def run_demo_command() -> None:
-    from lac_gan.demo import DEMO_STEPS, run_demo
+    from lac_gan.product.demo import DEMO_STEPS, run_demo
     outputs = run_demo(FLAGS.logdir or "lacgan_demo", FLAGS.steps if FLAGS["steps"].present else DEMO_STEPS,
                        FLAGS.seed)
     print(f"""

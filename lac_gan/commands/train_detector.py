@@ -3,8 +3,8 @@
 --detector_checkpoint LOGDIR` reads."""
 from absl import flags
 
-from lac_gan.bp4d import JAANET_FOLD_TEST_PART
-from lac_gan.errors import UsageError
+from lac_gan.common.errors import UsageError
+from lac_gan.data.bp4d import JAANET_FOLD_TEST_PART
 from lac_gan.jaanet import config as config_lib
 from lac_gan.jaanet.training import DetectorTrainingOptions, run_detector_training
 

@@ -3,7 +3,7 @@
 A detector reads a set of images (PNG files, in a fixed order) and returns, per image, the
 occurrence of each of the paper's 12 AUs, plus which images it failed on. Here: the interface and
 the detectors that need no model of ours (OpenFace, precomputed CSVs); JAA-Net's is
-`lac_gan.jaanet.detector.JaanetDetector`, and `protocol.build_detector` picks one by name.
+`lac_gan.evaluation.jaanet_detector.JaanetDetector`, and `protocol.build_detector` picks one by name.
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lac_gan.au_table import AU_NUMBERS
-from lac_gan.errors import DataError, UsageError
+from lac_gan.common.errors import DataError, UsageError
+from lac_gan.data.au_table import AU_NUMBERS
 from lac_gan.evaluation import openface
 
 # OpenFace 2.x has occurrence (`_c`) outputs for these AUs (openface.md): no AU24.

@@ -20,8 +20,8 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from lac_gan import landmarks
-from lac_gan.synthesis import to_uint8
+from lac_gan.data import landmarks
+from lac_gan.data.image_range import to_uint8
 
 IDENTITY_MODELS = ("vggface", "dlib")
 # The deepest layer keras-vggface's no-top weights have: the identity descriptor compared.
@@ -80,8 +80,8 @@ class IdentityJudge:
 
 
 def vggface_judge(weights_path: str, image_size: int) -> IdentityJudge:
-    """VGG-Face conv5_3 features, from `lac_gan.vggface` (imported only when asked for)."""
-    from lac_gan.vggface import VggFaceFeatures
+    """VGG-Face conv5_3 features, from `lac_gan.nets.vggface` (imported only when asked for)."""
+    from lac_gan.nets.vggface import VggFaceFeatures
     features = VggFaceFeatures(weights_path, image_size, (VGGFACE_LAYER,))
     return IdentityJudge("vggface", lambda images: np.asarray(features(tf.constant(images))[0]),
                          "cosine_similarity", f"cosine similarity of VGG-Face {VGGFACE_LAYER} features")

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from lac_gan.au_table import AU_NUMBERS, NUM_AUS
-from lac_gan.errors import DataError, UsageError, UserError
-from lac_gan.image_io import read_rgb, write_rgb
-from lac_gan.progress import Progress
+from lac_gan.common.errors import DataError, UsageError, UserError
+from lac_gan.common.progress import Progress
+from lac_gan.data.au_table import AU_NUMBERS, NUM_AUS
+from lac_gan.data.image_io import read_rgb, write_rgb
 
 # A row is a detection failure when `success` is 0 or `confidence` is below this (openface.md: a
 # 45-degree face was fitted with confidence 0.017 while good fits score about 0.9-0.98).

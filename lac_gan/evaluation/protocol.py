@@ -30,22 +30,23 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from lac_gan import record_schema
-from lac_gan.au_table import AU_NAMES
-from lac_gan.bp4d import JAANET_FOLD_TEST_PART, fold_parts
-from lac_gan.dataset import fold_files, make_dataset, read_manifest, readable_shards
-from lac_gan.errors import DataError, UsageError, check_output_dir, check_seed
-from lac_gan.evaluation import detectors as detectors_lib
-from lac_gan.evaluation import face_identity, figures, metrics, report
+from lac_gan.common.errors import DataError, UsageError, check_output_dir, check_seed
+from lac_gan.common.progress import Progress
+from lac_gan.common.provenance import package_versions
+from lac_gan.data import metrics, record_schema
+from lac_gan.data.au_table import AU_NAMES
+from lac_gan.data.bp4d import JAANET_FOLD_TEST_PART, fold_parts
+from lac_gan.data.dataset import fold_files, make_dataset, read_manifest, readable_shards
+from lac_gan.data.image_io import read_rgb, write_rgb
+from lac_gan.data.image_range import to_model_range, to_uint8
+from lac_gan.evaluation import detectors as detectors_lib, face_identity, report
 from lac_gan.evaluation.face_identity import IDENTITY_MODELS, IdentityJudge
 from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE, DEFAULT_TIMEOUT_S
-from lac_gan.image_io import read_rgb, write_rgb
-from lac_gan.progress import Progress
-from lac_gan.provenance import package_versions
-from lac_gan.synthesis import synthesis_labels, to_model_range, to_uint8
+from lac_gan.nets import figures
+from lac_gan.nets.synthesis import synthesis_labels
 
 # A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1)
-# -> images [B,S,S,3] in [-1,1]; `lac_gan.synthesis.Synthesizer` is one.
+# -> images [B,S,S,3] in [-1,1]; `lac_gan.nets.synthesis.Synthesizer` is one.
 Synthesizer = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
 SET_NAMES = ("real", "synthetic")
 _METADATA_FEATURES = {k: record_schema.FEATURES[k] for k in ("labels", "subject", "task", "frame")}
@@ -121,7 +122,7 @@ def build_detector(name: str, *, work_dir: str | Path, openface_bin: str | None 
         if not detector_checkpoint:
             raise UsageError("--detector jaanet needs --detector_checkpoint (a `lacgan train-detector` logdir, "
                              "or one made by `lacgan convert-jaanet`)")
-        from lac_gan.jaanet.detector import JaanetDetector  # the JAA-Net model code, only when asked for
+        from lac_gan.evaluation.jaanet_detector import JaanetDetector  # the JAA-Net model code, only when asked for
         return JaanetDetector(detector_checkpoint)
     if name == "none":
         return None
@@ -413,7 +414,7 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
     if synthesizer is None:
         if not config.checkpoint:
             raise UsageError("no synthesiser: pass --checkpoint (a training logdir or checkpoint)")
-        from lac_gan.synthesis import load_synthesizer  # the model code, only when needed
+        from lac_gan.nets.synthesis import load_synthesizer  # the model code, only when needed
         synthesizer = load_synthesizer(config.checkpoint)
     image_size = image_size or synthesizer.config.image_size
     if image_size != manifest["image_size"]:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lac_gan.au_table import AU_NAMES
-from lac_gan.errors import naming_path
-from lac_gan.evaluation import metrics
-from lac_gan.json_files import write_json_atomic
+from lac_gan.common.errors import naming_path
+from lac_gan.common.json_files import write_json_atomic
+from lac_gan.data import metrics
+from lac_gan.data.au_table import AU_NAMES
 
 METRICS = (("f1", "F1"), ("accuracy", "Acc"))  # (AUScore field, column label)
 COLUMNS = ("AU", "Real F1", "Real Acc", "Synthesis F1", "Synthesis Acc", "Gaps F1", "Gaps Acc",

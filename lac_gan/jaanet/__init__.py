@@ -6,8 +6,11 @@
 - `losses`: the weighted multi-label softmax + Dice loss, the landmark and attention losses;
 - `data`: random crop + mirror in training, centre crop at test, training-set label counts;
 - `training`: `lacgan train-detector`'s loop, checkpoints, resume, TensorBoard, validation F1;
-- `detector`: the trained model behind the evaluation's `AUDetector` interface;
 - `official_weights`: PyTorch-JAANet v1 state dicts (.pth) -> our checkpoint (torch optional).
 
-The AU centres and attention maps come from `lac_gan.attention` (one definition for the project).
+The AU centres and attention maps come from `lac_gan.data.attention` (one definition for the project).
+The trained model behind the evaluation's `AUDetector` interface is lac_gan/evaluation/jaanet_detector.py.
+
+May import: lac_gan.training, lac_gan.nets, lac_gan.data, lac_gan.common (not lac_gan.evaluation,
+which uses it).
 """

@@ -10,8 +10,8 @@ import dataclasses
 import math
 from typing import ClassVar
 
-from lac_gan import attention
-from lac_gan.config import SavedConfig
+from lac_gan.common.saved_config import JAANET_CONFIG_FILE, TRAINER_LOGDIRS, SavedConfig
+from lac_gan.data import attention
 # Region learning partitions the crop, then the crop halved, into 8 x 8 cells; the feature stacks
 # after it pool 3 more times, so they need at least 8 x 8 region features (crop 32).
 CROP_MULTIPLE = 16
@@ -20,8 +20,8 @@ MIN_CROP = 32
 
 @dataclasses.dataclass(frozen=True)
 class JaanetConfig(SavedConfig):
-    FILE_NAME: ClassVar[str] = "jaanet_config.json"
-    LOGDIR_KIND: ClassVar[str] = "a `lacgan train-detector` logdir (or a converted official model)"
+    FILE_NAME: ClassVar[str] = JAANET_CONFIG_FILE
+    LOGDIR_KIND: ClassVar[str] = TRAINER_LOGDIRS[JAANET_CONFIG_FILE]
     image_size: int = 200  # the aligned faces the records hold
     crop_size: int = 176  # random crop in training, centre crop at test
     unit_dim: int = 8  # width: layers have 4, 8, 12, 16, 20, 64 x unit_dim channels

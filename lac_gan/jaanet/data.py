@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from lac_gan import record_schema
-from lac_gan.au_table import NUM_AUS
-from lac_gan.bp4d import UNKNOWN_LABEL
+from lac_gan.data import record_schema
+from lac_gan.data.au_table import NUM_AUS
+from lac_gan.data.bp4d import UNKNOWN_LABEL
 from lac_gan.jaanet.config import JaanetConfig
 
 # 49-point index of each point's mirror image (PyTorch-JAANet's `reflect_49.txt`, 0-based): brows

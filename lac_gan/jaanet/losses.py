@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from lac_gan.alignment import EYE_IMAGE_LEFT_49, EYE_IMAGE_RIGHT_49
+from lac_gan.data.alignment import EYE_IMAGE_LEFT_49, EYE_IMAGE_RIGHT_49
 
 # PyTorch's BCELoss clamps each log at -100.
 LOG_FLOOR = -100.0

@@ -3,7 +3,7 @@
     crop [B, C, C, 3] in [-1, 1]  (C = 176)
       -> hierarchical multi-scale region learning: 2 x (region layer, 2x2 max pool)  -> R [B, C/4, C/4, 8u]
       -> face alignment: feature stack(R) -> F_align; two linear layers -> 49 landmarks (crop pixels)
-      -> initial attention maps from those landmarks (lac_gan.attention, no gradient), C/4 + 8 square
+      -> initial attention maps from those landmarks (lac_gan.data.attention, no gradient), C/4 + 8 square
       -> attention refinement: per AU, 4 unpadded 3x3 convs + sigmoid -> refined maps, C/4 square
       -> local AU branches: per AU, feature stack(R x refined map), averaged over AUs -> F_local
       -> global feature stack(R) -> F_global
@@ -19,7 +19,7 @@ convolution is exactly g*g independent convolutions, each zero-padded at its own
 op instead of 64 (or 12). `lac_gan.jaanet.official_weights` maps the port's per-cell weights onto them.
 
 One departure from the port (docs/paper-notes.md, "JAA-Net"): the landmark output's bias starts at
-the canonical face (`lac_gan.alignment`) in crop pixels, not at 0, so that the attention maps sit
+the canonical face (`lac_gan.data.alignment`) in crop pixels, not at 0, so that the attention maps sit
 on the face from the first step and the landmark loss does not start in the thousands.
 """
 from __future__ import annotations
@@ -29,11 +29,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lac_gan import attention
-from lac_gan.alignment import canonical_landmarks49
-from lac_gan.au_table import NUM_AUS
+from lac_gan.data import attention
+from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.data.au_table import NUM_AUS
 from lac_gan.jaanet.config import JaanetConfig
-from lac_gan.per_au_layers import formulation
+from lac_gan.nets.per_au_layers import formulation
 
 NUM_LANDMARKS = 49
 # PyTorch's BatchNorm2d defaults: eps 1e-5, running averages updated with 0.1 x the batch statistic.
@@ -90,7 +90,7 @@ class GroupedConv2D(keras.layers.Conv2D):
     """Conv2D (stride 1) computing groups > 1 without XLA, which Keras uses for them on CPU and which
     costs minutes of compilation for this network: one grouped convolution where the kernels can
     differentiate it, else one convolution per group on its slices of the same kernel (the choice of
-    lac_gan/per_au_layers.py, made once per process and dtype)."""
+    lac_gan/nets/per_au_layers.py, made once per process and dtype)."""
 
     def convolution_op(self, inputs, kernel):
         padding = self.padding.upper()
@@ -177,7 +177,7 @@ def initial_attention_maps(landmarks: np.ndarray, config: JaanetConfig) -> np.nd
     """The port's `generate_map` for a batch: landmarks [B, 98] (x1, y1, ... in crop pixels) ->
     maps float32 [B, S0, S0, 12], S0 = config.initial_map_size, centres scaled by S0 / crop.
 
-    The centre rules and the map formula are `lac_gan.attention`'s (the converter's, at another size).
+    The centre rules and the map formula are `lac_gan.data.attention`'s (the converter's, at another size).
     """
     size = config.initial_map_size
     scale = size / config.crop_size

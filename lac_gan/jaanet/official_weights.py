@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from lac_gan.au_table import NUM_AUS
-from lac_gan.checkpoints import CHECKPOINT_PREFIX, save_checkpoint
-from lac_gan.errors import DataError, UsageError, UserError, check_output_dir
+from lac_gan.common.errors import DataError, UsageError, UserError, check_output_dir
+from lac_gan.data.au_table import NUM_AUS
 from lac_gan.jaanet import config as config_lib
 from lac_gan.jaanet.model import HEAD_UNITS, JaaNet, build_model
+from lac_gan.nets.restore import CHECKPOINT_PREFIX
+from lac_gan.training.checkpoints import save_checkpoint
 
 MODULE_FILES = ("region_learning", "align_net", "local_attention_refine", "local_au_net", "global_au_feat", "au_net")
 # Positions of the convolutions and batch norms in the port's nn.Sequential modules.

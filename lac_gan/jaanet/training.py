@@ -19,16 +19,17 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from lac_gan import dataset
-from lac_gan.au_table import AU_NAMES, NUM_AUS
-from lac_gan.checkpoints import CHECKPOINT_PREFIX, prepare_logdir, save_checkpoint
-from lac_gan.errors import DataError, UsageError, check_seed
-from lac_gan.evaluation import metrics
+from lac_gan.common.errors import DataError, UsageError, check_seed
+from lac_gan.common.progress import Progress
+from lac_gan.data import dataset, metrics
+from lac_gan.data.au_table import AU_NAMES, NUM_AUS
 from lac_gan.jaanet import data, losses
 from lac_gan.jaanet.config import JaanetConfig
 from lac_gan.jaanet.model import build_model, present_probability
-from lac_gan.progress import Progress
-from lac_gan.training import ValidationLog, check_finite, write_scalars
+from lac_gan.nets.restore import CHECKPOINT_PREFIX
+from lac_gan.training.checkpoints import prepare_logdir, save_checkpoint
+from lac_gan.training.loop import check_finite
+from lac_gan.training.summaries import ValidationLog, write_scalars
 
 LOSS_NAMES = ("au_softmax", "au_dice", "landmark", "attention_refine", "total")
 

@@ -1,0 +1,49 @@
+"""Reading and writing photos: one reader for the converter, the editor and the demo."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from lac_gan.common.errors import DataError, naming_path
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+class ImageReadError(DataError):
+    """A file that is not a readable image; the message names the file."""
+
+
+# Modes of 16-bit greyscale (PNG, TIFF): Pillow's convert("RGB") clips them at 255, all but white.
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """uint8 [H, W, 3] of an image in any mode (greyscale, 16-bit greyscale, RGBA, palette...),
+    converted to RGB."""
+    try:
+        with Image.open(path) as image:
+            if image.mode in SIXTEEN_BIT_MODES:
+                grey = np.round(np.asarray(image, np.float64) / 257.0)  # 0..65535 -> 0..255
+                return np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
+            return np.asarray(image.convert("RGB"))
+    except FileNotFoundError as error:
+        raise ImageReadError(f"{path}: no such file") from error
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageReadError(f"{path}: not a readable image ({error})") from error
+
+
+def write_rgb(image: np.ndarray, path: str | Path) -> None:
+    """Write uint8 RGB; the format follows the suffix. Written to a temporary name, then renamed, so
+    an interrupted write never leaves a truncated photo under the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.partial{path.suffix}")
+    options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+    try:
+        with naming_path(path):
+            Image.fromarray(image).save(temporary, **options)
+            temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)  # a failed write (disk full...) leaves nothing behind

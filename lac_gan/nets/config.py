@@ -1,0 +1,173 @@
+"""The one configuration of a LAC-GAN model and its training, with the paper's values as defaults.
+
+Values the paper gives (§4.1) are marked "paper"; the rest are our choices, recorded with their
+reasons in docs/paper-notes.md. `tiny()` is a small preset for tests and quick CPU runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from lac_gan.common.saved_config import LACGAN_CONFIG_FILE, TRAINER_LOGDIRS, SavedConfig
+from lac_gan.data.au_table import AU_NAMES, NUM_AUS
+
+# Paper §3.1 / §4.1: VGG-Face layers of Eq. 4 and their weights alpha_1..alpha_5.
+PAPER_IDENTITY_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
+PAPER_IDENTITY_LAYER_WEIGHTS = (0.5, 0.9, 0.75, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class LacGanConfig(SavedConfig):
+    FILE_NAME: ClassVar[str] = LACGAN_CONFIG_FILE
+    LOGDIR_KIND: ClassVar[str] = TRAINER_LOGDIRS[LACGAN_CONFIG_FILE]
+    # Data and latent space.
+    image_size: int = 200  # paper: 200 x 200 x 3 aligned faces
+    z_dim: int = 60  # paper: N_z = 60, and the tiled label is 60-dimensional too
+    # Widths (the paper is silent). Encoder: 5 convs 5x5 stride 2 (paper), then FC -> z.
+    encoder_channels: tuple[int, ...] = (32, 64, 128, 256, 512)
+    # Decoder: FC -> [s, s, decoder_channels[0]], then 5 deconvs 5x5 stride 2 (paper) whose outputs
+    # are decoder_channels[1:] and finally 3 (RGB, tanh).
+    decoder_channels: tuple[int, ...] = (512, 256, 128, 64, 32)
+    latent_disc_units: tuple[int, ...] = (64, 32, 16)  # + a final unit: 4 FC layers (paper)
+    local_disc_channels: tuple[int, ...] = (16, 32, 64, 128)  # 4 convs shared with R (paper)
+    global_disc_channels: tuple[int, ...] = (32, 64, 128, 256, 512)
+    kernel_size: int = 5  # paper
+    # Loss weights, Eq. 7, 9, 10 (paper).
+    lambda_latent_adv: float = 0.01  # lambda_1
+    lambda_au_adv: float = 0.1  # lambda_2
+    lambda_identity: float = 1.0  # lambda_3
+    lambda_tv: float = 0.001  # lambda_4
+    lambda_au_label: float = 10.0  # lambda_AU
+    lambda_image_adv: float = 1.0  # Eq. 3's weight: the paper's Eq. 10 omits the term (paper-notes)
+    # Eq. 5 as the paper's l1 norm ("sum" over the ROI) or per ROI pixel ("roi_mean"); see paper-notes.
+    pixel_loss_reduction: str = "sum"
+    # What R^i regresses in the discriminator step: "real" ROIs with their source labels (ACGAN /
+    # StarGAN), "generated" ROIs with the target labels (Eq. 8 read literally), or "both".
+    regressor_data: str = "real"
+    au_loss_weights: tuple[float, ...] = (1.0,) * NUM_AUS  # beta_i
+    identity_layers: tuple[str, ...] = PAPER_IDENTITY_LAYERS
+    identity_layer_weights: tuple[float, ...] = PAPER_IDENTITY_LAYER_WEIGHTS
+    # Optimisation: Adam, lr 2e-4 (paper), beta_1 0.5 (the DCGAN/CAAE value; the paper's "alpha"
+    # list is the identity weights, not Adam's betas), beta_2 Keras' default.
+    learning_rate: float = 2e-4
+    adam_beta_1: float = 0.5
+    adam_beta_2: float = 0.999
+    batch_size: int = 16  # global batch; the paper is silent
+    # AUs whose CARG the training data cannot teach (no frame with the AU present, or none with it
+    # absent, among the training parts): set by training from the manifest. Eq. 2 leaves their
+    # regions to X^s and Eq. 10 gives their CARG loss weight 0 (see paper-notes).
+    untrained_aus: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        self._check_numbers()
+        if self.z_dim % 2:
+            raise ValueError(f"z_dim must be even (the 2-way label one-hot is tiled to it), got {self.z_dim}")
+        if len(self.encoder_channels) != 5 or len(self.decoder_channels) != 5:
+            raise ValueError("the paper's encoder and decoder have 5 (de)convolution layers each")
+        if len(self.au_loss_weights) != NUM_AUS:
+            raise ValueError(f"au_loss_weights needs {NUM_AUS} values")
+        if self.pixel_loss_reduction not in ("sum", "roi_mean"):
+            raise ValueError(f"pixel_loss_reduction must be sum or roi_mean, got {self.pixel_loss_reduction!r}")
+        if self.regressor_data not in ("real", "generated", "both"):
+            raise ValueError(f"regressor_data must be real, generated or both, got {self.regressor_data!r}")
+        unknown_aus = sorted(set(self.untrained_aus) - set(AU_NAMES))
+        if unknown_aus:
+            raise ValueError(f"untrained_aus names unknown AUs {unknown_aus}; AUs are {list(AU_NAMES)}")
+        if len(self.identity_layers) != len(self.identity_layer_weights):
+            raise ValueError("identity_layers and identity_layer_weights differ in length")
+
+    def _check_numbers(self) -> None:
+        """Values no model can have or train with (a NaN weight is only found as a NaN loss after the
+        model is built); batch_size is checked by training, against the data."""
+        for name in ("image_size", "z_dim", "kernel_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("encoder_channels", "decoder_channels", "latent_disc_units", "local_disc_channels",
+                     "global_disc_channels"):
+            if min(getattr(self, name), default=1) < 1:
+                raise ValueError(f"{name} must all be at least 1, got {getattr(self, name)}")
+        weights = ("lambda_latent_adv", "lambda_au_adv", "lambda_identity", "lambda_tv", "lambda_au_label",
+                   "lambda_image_adv", "au_loss_weights", "identity_layer_weights")
+        for name in weights:
+            values = getattr(self, name) if isinstance(getattr(self, name), tuple) else (getattr(self, name),)
+            if not all(math.isfinite(v) and v >= 0 for v in values):
+                raise ValueError(f"{name} must be finite and at least 0, got {getattr(self, name)}")
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be a finite number above 0, got {self.learning_rate}")
+        for name in ("adam_beta_1", "adam_beta_2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+    @property
+    def label_tile(self) -> int:
+        """How many times each entry of an AU's 2-way one-hot is repeated (CAAE-style tiling)."""
+        return self.z_dim // 2
+
+    @property
+    def active_au_mask(self) -> tuple[float, ...]:
+        """1.0 for each AU whose CARG is trained and composed into the face, 0.0 for untrained ones."""
+        return tuple(0.0 if au in self.untrained_aus else 1.0 for au in AU_NAMES)
+
+    def replace(self, **changes) -> "LacGanConfig":
+        return dataclasses.replace(self, **changes)
+
+    def with_overrides(self, spec: str) -> "LacGanConfig":
+        """`"lambda_au_label=100,pixel_loss_reduction=roi_mean"` -> a copy with those fields changed,
+        each value parsed as its field's type (tuples as `a:b:c`). ValueError names a bad item."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        changes = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            name, _, text = item.partition("=")
+            name, text = name.strip(), text.strip()
+            if name not in fields or not text:
+                raise ValueError(f"{item!r}: expected FIELD=VALUE with FIELD one of {sorted(fields)}")
+            current = getattr(self, name)
+            try:
+                if isinstance(current, tuple):
+                    kind = type(current[0]) if current else str
+                    changes[name] = tuple(kind(v) for v in text.split(":") if v)
+                elif isinstance(current, bool):
+                    changes[name] = {"true": True, "false": False}[text.lower()]
+                else:
+                    changes[name] = type(current)(text)
+            except (ValueError, KeyError) as error:
+                raise ValueError(f"{item!r}: {name} takes a {type(current).__name__}") from error
+        return self.replace(**changes)
+
+
+def paper() -> LacGanConfig:
+    """The paper's model at 200 x 200 (the defaults)."""
+    return LacGanConfig()
+
+
+def tiny() -> LacGanConfig:
+    """32 x 32 faces, a few channels per layer, batch 4: builds and trains in seconds on a CPU.
+
+    Same topology and loss weights as the paper preset (5 convs, 5 deconvs, N_z = 60, 4-layer
+    discriminators); image size, widths and batch size shrink, and the learning rate is 1e-3 so that
+    a test's ~100 steps show learning (at 2e-4 the pixel loss moves too little to assert on).
+    """
+    return LacGanConfig(image_size=32, encoder_channels=(4, 8, 8, 16, 16),
+                        decoder_channels=(16, 16, 8, 8, 4), latent_disc_units=(16, 8, 4),
+                        local_disc_channels=(4, 8, 8, 16), global_disc_channels=(4, 8, 16, 16, 32),
+                        batch_size=4, learning_rate=1e-3)
+
+
+def small() -> LacGanConfig:
+    """128 x 128 faces, half the paper's widths, batch 8, the paper's loss weights and learning rate:
+    for training on real AU-labelled data on a CPU (e.g. ../shared/datasets/video_au)."""
+    return LacGanConfig(image_size=128, encoder_channels=(16, 32, 64, 128, 256),
+                        decoder_channels=(256, 128, 64, 32, 16), latent_disc_units=(64, 32, 16),
+                        local_disc_channels=(8, 16, 32, 64), global_disc_channels=(16, 32, 64, 128, 256),
+                        batch_size=8)
+
+
+PRESETS = {"paper": paper, "small": small, "tiny": tiny}
+
+
+def preset(name: str) -> LacGanConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]()
