@@ -123,16 +123,25 @@ def test_automatic_choice_follows_the_backend():
             pass
 
 
+ONEDNN_PROBE = ("import tensorflow as tf; from lac_gan.nets.per_au_layers import grouped_convolution_gradients; "
+                "print('grouped kernels:', grouped_convolution_gradients(tf.float32))")
+
+
 def test_paths_agree_with_onednn_on():
     """The same equality tests in a process with oneDNN on, where its grouped kernels run eagerly."""
     if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1":
         pytest.skip("this process already has oneDNN on")
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1"}
-    probe = subprocess.run([sys.executable, "-c", "import tensorflow as tf; from lac_gan import per_au_layers as p; "
-                            "print(p.grouped_convolution_gradients(tf.float32))"],
-                           env=env, capture_output=True, text=True, timeout=300)
-    if probe.stdout.strip() != "True":
-        pytest.skip(f"oneDNN's grouped kernels do not run on this CPU: {probe.stdout.strip() or probe.stderr[-300:]}")
+    # The probe's answer is its last stdout line; a probe that crashes (an import that moved, a bug)
+    # is this test's failure, not a skip: only "False" means what the skip says.
+    probe = subprocess.run([sys.executable, "-c", ONEDNN_PROBE], env=env, capture_output=True, text=True, timeout=300,
+                           cwd=Path(__file__).parents[1])
+    answer = (probe.stdout.strip().splitlines() or [""])[-1]
+    assert probe.returncode == 0 and answer in ("grouped kernels: True", "grouped kernels: False"), (
+        f"the oneDNN probe failed (exit {probe.returncode}): {probe.stdout[-500:]}{probe.stderr[-3000:]}")
+    if answer == "grouped kernels: False":
+        pytest.skip("oneDNN's grouped kernels do not run on this CPU "
+                    "(per_au_layers.grouped_convolution_gradients(float32) is False with TF_ENABLE_ONEDNN_OPTS=1)")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__,
                              "-k", "(paths_agree or automatic_choice) and not onednn"], env=env, capture_output=True, text=True,
                             timeout=600, cwd=Path(__file__).parents[1])
