@@ -1,6 +1,9 @@
 """Editing photos: AU request parsing, the edit itself on a real face, and the command's errors."""
+import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ from lac_gan.common.errors import UsageError
 from lac_gan.data.image_io import read_rgb
 from lac_gan.nets import figures
 from lac_gan.nets.synthesis import load_synthesizer
-from lac_gan.product.editing import FaceEditor, NoFaceError, parse_au_targets
+from lac_gan.product.editing import FaceEditor, NoFaceError, parse_au_targets, photo_pairs
 
 
 def test_parse_au_targets():
@@ -114,3 +117,45 @@ def test_edit_command_errors(checkpoint, tmp_path, astronaut):
                                  "--out", tmp_path / "o.png", "--figures", tmp_path / "a.png")
     assert figures_on_a_file.returncode == 2 and "--figures" in figures_on_a_file.stderr
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("image, out", [
+    ("me.png", "me.png"), ("me.png", "./me.png"), ("me.png", "photos/../me.png"), ("me.png", "link.png"),
+    ("link.png", "me.png"), ("photos", "photos"), ("photos", "photos/."), ("photos", "./linked_photos"),
+    ("photos", "edited"),  # edited/a.png is a symlink to photos/a.png
+])
+def test_photo_pairs_refuses_an_output_that_is_an_input_photo(tmp_path, monkeypatch, image, out):
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save("me.png")
+    Path("link.png").symlink_to("me.png")
+    Path("photos").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(Path("photos") / name)
+    Path("linked_photos").symlink_to("photos")
+    Path("edited").mkdir()
+    (Path("edited") / "a.png").symlink_to(tmp_path / "photos" / "a.png")
+    with pytest.raises(UsageError, match=rf"^--out {re.escape(str(Path(out)))}.*: is the (input photo|--image folder) .*"
+                                         "would replace the original"):
+        photo_pairs(image, out)
+
+
+def test_photo_pairs_keeps_other_outputs(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(photos / "a.png")
+    assert photo_pairs(photos / "a.png", photos / "a_edited.png") == [(photos / "a.png", photos / "a_edited.png")]
+    assert photo_pairs(photos, photos / "edited") == [(photos / "a.png", photos / "edited" / "a.png")]
+    assert photo_pairs(photos, tmp_path / "edited") == [(photos / "a.png", tmp_path / "edited" / "a.png")]
+
+
+def test_edit_command_refuses_to_replace_the_photo_before_looking_for_the_checkpoint(tmp_path, astronaut):
+    Image.fromarray(astronaut).save(tmp_path / "me.png")
+    original = (tmp_path / "me.png").read_bytes()
+    result = subprocess.run([sys.executable, "-m", "lac_gan", "edit", "--checkpoint", "nowhere", "--image", "me.png",
+                             "--set", "AU12", "--out", "./me.png"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert errors == ["lacgan edit: error: --out me.png: is the input photo me.png; the edit would replace the "
+                      "original: choose another --out"], result.stderr[-3000:]
+    assert (tmp_path / "me.png").read_bytes() == original

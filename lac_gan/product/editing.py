@@ -142,14 +142,21 @@ def blend_back(photo: np.ndarray, edited_crop: np.ndarray, weight: np.ndarray, t
 
 def photo_pairs(image: str | Path, out: str | Path) -> list[tuple[Path, Path]]:
     """(input, output) paths: one photo -> one file, or a folder of photos -> a folder. Paths that
-    cannot work are a UsageError here, before any model is loaded."""
+    cannot work are a UsageError here, before any model is loaded; so is an output that would replace
+    one of the input photos (the same path however spelled, `./me.jpg` or through a symlink: see
+    `refuse_overwriting_photos`)."""
     image, out = Path(image), Path(out)
     if image.is_dir():
         photos = sorted(p for p in image.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
         if not photos:
             raise UsageError(f"--image {image}: no photos ({', '.join(PHOTO_SUFFIXES)}) in this folder")
         check_output_dir("--out", out)
-        return [(p, out / p.name) for p in photos]
+        if same_path(image, out):
+            raise UsageError(f"--out {out}: is the --image folder {image}; the edits would replace the original "
+                             "photos: choose another folder")
+        pairs = [(p, out / p.name) for p in photos]
+        refuse_overwriting_photos(pairs)
+        return pairs
     if not image.exists():
         raise UsageError(f"--image {image}: no such file or folder")
     if out.suffix.lower() not in PHOTO_SUFFIXES:
@@ -157,4 +164,34 @@ def photo_pairs(image: str | Path, out: str | Path) -> list[tuple[Path, Path]]:
     if out.is_dir():
         raise UsageError(f"--out {out}: is a folder; for one photo, expected a file name")
     check_output_dir("--out", out.parent)
+    refuse_overwriting_photos([(image, out)])
     return [(image, out)]
+
+
+def same_path(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file or folder: equal once resolved (`.`, `..`, symlinks), or,
+    when both exist, the same file on disk (a hard link, a case-insensitive file system)."""
+    return a.resolve() == b.resolve() or (_file_id(a) is not None and _file_id(a) == _file_id(b))
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """The file on disk that `path` names (device, inode), None when there is none."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def refuse_overwriting_photos(pairs: list[tuple[Path, Path]]) -> None:
+    """A UsageError naming the output when an output of `pairs` is one of their input photos: the
+    edit would silently replace the user's original (`--image me.jpg --out ./me.jpg`, or an output
+    folder whose file of a photo's name is a symlink to one of the inputs)."""
+    by_path = {source.resolve(): source for source, _ in pairs}
+    by_file = {_file_id(source): source for source, _ in pairs}
+    by_file.pop(None, None)  # an input that cannot be read (a dangling symlink) is no file to protect
+    for _, target in pairs:
+        source = by_path.get(target.resolve()) or by_file.get(_file_id(target))
+        if source is not None:
+            raise UsageError(f"--out {target}: is the input photo {source}; the edit would replace the original: "
+                             "choose another --out")
