@@ -9,6 +9,7 @@ import functools
 import importlib
 import logging
 import os
+import re
 import sys
 import traceback
 
@@ -72,15 +73,22 @@ def import_quietly(name: str, verbose: bool = False):
     """Import a command's module, keeping TensorFlow's C++ log lines out of a normal run's output.
 
     They are not the command's: start-up notices while TF's libraries load (oneDNN, no CUDA driver,
-    CPU features), and later ERROR lines of a working run, e.g. `failed call to cuInit` on a machine
-    without a GPU. The start-up lines are written to file descriptor 2 before any log level applies,
-    so that descriptor is pointed at /dev/null for the import; the later ones are below
-    TF_CPP_MIN_LOG_LEVEL=3 (only FATAL), set before TF loads, and TF's Python logger shows
-    warnings and errors only. `verbose` (--verbosity 1 or more) and a
-    TF_CPP_MIN_LOG_LEVEL set by the user leave everything to TensorFlow."""
-    if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    CPU features; INFO lines), and later ERROR lines of a working run, e.g. `failed call to cuInit`
+    on a machine without a GPU. TF writes the start-up lines to file descriptor 2 before it applies
+    any TF_CPP_MIN_LOG_LEVEL (even 3 shows them), so that descriptor is pointed at /dev/null for the
+    import, and TF's Python logger shows warnings and errors only. The rule, by the user's
+    TF_CPP_MIN_LOG_LEVEL (read as TF reads it, `tensorflow_log_level`):
+
+    - unset: the quiet import, then 3 (only FATAL) for the run;
+    - 1 or more (1 hides INFO, 2 also WARNING, 3 also ERROR): the quiet import, so nothing TF writes
+      while it loads is shown, then the user's value for the rest of the run (1 shows TF's later
+      warnings and errors, 2 its errors, 3 FATAL only);
+    - 0 or below (everything), or `verbose` (--verbosity 1 or more): everything is left to TensorFlow.
+    """
+    user_level = tensorflow_log_level(os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
+    if verbose or (user_level is not None and user_level <= 0):
         return importlib.import_module(name)
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -92,6 +100,15 @@ def import_quietly(name: str, verbose: bool = False):
         os.close(saved)
     logging.getLogger("tensorflow").setLevel(logging.WARNING)  # TF's Python INFO lines (checkpoint sharding...)
     return module
+
+
+def tensorflow_log_level(value: str | None) -> int | None:
+    """TF_CPP_MIN_LOG_LEVEL as TensorFlow's C++ reads it: its leading integer, 0 (show everything)
+    when there is none (`""`, `"info"`); None when the variable is unset."""
+    if value is None:
+        return None
+    number = re.match(r"\s*[+-]?\d+", value)
+    return int(number.group()) if number else 0
 
 
 def run_absl(main_function, argv: list[str] | None = None, program: str | None = None) -> None:

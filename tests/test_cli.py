@@ -1,4 +1,6 @@
 """`lacgan <command> --help` for every command, and the dispatcher's own usage and errors."""
+import os
+import re
 import subprocess
 import sys
 
@@ -11,9 +13,9 @@ KEY_FLAG = {"convert": "--bp4d_root", "train": "--[no]demo", "evaluate": "--dete
             "export": "--out", "train-detector": "--eval_every", "convert-jaanet": "--pth_dir", "label": "--openface_bin"}
 
 
-def lacgan(*args):
+def lacgan(*args, env=None):
     return subprocess.run([sys.executable, "-m", "lac_gan", *args], cwd=REPO_ROOT, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, env=env)
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -41,3 +43,26 @@ def test_paper_style_entry_points_have_help(entry, key_flag):
                             timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert key_flag in result.stdout
+
+
+TENSORFLOW_LINE = re.compile(r"^[IWEF]\d{4} .*\.\w+:\d+\]|absl::InitializeLog", re.M)  # its C++ log's format
+
+
+@pytest.mark.parametrize("level", [None, "1", "2", "3"])
+def test_a_quiet_log_level_hides_tensorflows_start_up_lines(level):
+    """Unset, or a TF_CPP_MIN_LOG_LEVEL that hides INFO lines: none of TensorFlow's start-up notices
+    (the oneDNN notice, the CUDA stub, CPU features), which it writes before it reads any level."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["TF_ENABLE_ONEDNN_OPTS"] = "1"  # on any x86 CPU: its notice is one of the lines to hide
+    if level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = level
+    result = lacgan("edit", "--help", env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not TENSORFLOW_LINE.search(result.stderr), result.stderr[-2000:]
+
+
+def test_log_level_0_shows_tensorflows_start_up_lines():
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0", "TF_ENABLE_ONEDNN_OPTS": "1"}
+    result = lacgan("edit", "--help", env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert TENSORFLOW_LINE.search(result.stderr), result.stderr[-2000:]
