@@ -1,6 +1,6 @@
 """`lacgan edit` on photos of people no training part holds, judged by OpenFace and dlib.
 
-    python benchmarks/edit_judged.py --checkpoint LOGDIR --labels W/people_labels --part part3 \\
+    python benchmarks/edit_judged.py --checkpoint LOGDIR (or --editor warp) --labels W/people_labels --part part3 \\
         --subjects 'S.*' --set AU12=1,AU6=1 --absent AU12 --count 40 \\
         --openface_bin ../shared/tools/openface/FeatureExtraction --out_dir OUT
 
@@ -58,7 +58,9 @@ def judged_rates(folder: Path, out_dir: Path, openface_bin: str) -> tuple[dict, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True)
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", help="a trained model (either generator family)")
+    model.add_argument("--editor", choices=["warp"], help="the fixed warp (no weights)")
     parser.add_argument("--labels", required=True, type=Path, help="a `lacgan label` output folder")
     parser.add_argument("--part", default="part3")
     parser.add_argument("--subjects", default=".*", help="regular expression on subject ids")
@@ -71,7 +73,7 @@ def main() -> None:
     args = parser.parse_args()
     targets = parse_au_targets(args.set)
     photos = chosen_photos(args.labels, args.part, args.subjects, args.absent, args.count, args.seed)
-    editor = FaceEditor(load_synthesizer(args.checkpoint))
+    editor = FaceEditor(load_synthesizer(args.checkpoint, args.editor))
     judge = dlib_judge()
     distances, edited_count = [], 0
     for number, path in enumerate(photos):
@@ -83,7 +85,7 @@ def main() -> None:
         edited = editor.edit(photo, targets, alignments=alignments)
         write_rgb(edited, args.out_dir / "edited" / person / f"{number:04d}.png")
         write_rgb(photo, args.out_dir / "unedited" / person / f"{number:04d}.png")
-        to_crop = alignments[0][0]
+        to_crop = alignments[0].to_crop
         crops = [to_model_range(alignment.warp_image(p, to_crop, editor.size)).numpy() for p in (edited, photo)]
         distances.append(float(judge.score(crops[0][None], crops[1][None])[0]))
         edited_count += 1
@@ -93,7 +95,7 @@ def main() -> None:
                                                args.openface_bin)
     distances = np.asarray(distances)
     results = {
-        "checkpoint": args.checkpoint, "set": args.set, "absent": args.absent, "photos": len(photos),
+        "checkpoint": args.checkpoint, "editor": args.editor, "set": args.set, "absent": args.absent, "photos": len(photos),
         "edited": edited_count, "openface_edited": edited_counts, "openface_unedited": source_counts,
         "present_after_edit": edited_rates, "present_unedited": source_rates,
         "identity": {"mean_dlib_distance": float(distances.mean()) if len(distances) else None,

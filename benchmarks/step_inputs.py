@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.data.attention import au_centres
 from lac_gan.data.au_table import NUM_AUS
 from lac_gan.nets import config as config_lib, vggface
 
@@ -21,7 +23,9 @@ def synthetic_batch(size: int, batch: int) -> dict[str, tf.Tensor]:
     return {"image": tf.constant(rng.uniform(-1, 1, (batch, size, size, 3)), tf.float32),
             "attention_maps": tf.constant(maps),
             "labels": tf.constant(rng.integers(0, 2, (batch, NUM_AUS)), tf.int32),
-            "known_mask": tf.ones([batch, NUM_AUS], tf.bool)}
+            "known_mask": tf.ones([batch, NUM_AUS], tf.bool),
+            "face_landmarks": tf.constant(np.repeat(canonical_landmarks49(size)[None], batch, 0), tf.float32),
+            "au_centres": tf.constant(np.repeat(au_centres(canonical_landmarks49(size))[None], batch, 0), tf.float32)}
 
 
 def random_vggface(size: int, directory: str) -> vggface.VggFaceFeatures:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from lac_gan.data import attention, record_schema
 from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.data.au_table import NUM_AUS
 from lac_gan.data.bp4d import JAANET_PARTS
 from lac_gan.data.conversion import au_rates
 from lac_gan.evaluation.openface import MIN_FACE_SIZE
@@ -82,3 +83,16 @@ def face_variants(photo: np.ndarray, size: int, count: int, rng: np.random.Gener
         resized = tf.image.resize(crop[None].astype(np.float32), [size, size], antialias=True)[0]
         faces.append(np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8))
     return faces
+
+
+def write_face_records(directory: Path, photo: np.ndarray, size: int, per_part: int = 6) -> Path:
+    """A tiny converted dataset: part1..3 of real faces with random 0/1/9 labels."""
+    rng = np.random.default_rng(0)
+    landmarks = canonical_landmarks49(size)
+    examples = {}
+    for p, part in enumerate(JAANET_PARTS):
+        faces = face_variants(photo, size, per_part, rng)
+        examples[part] = [{"image": face, "labels": rng.choice([0, 1, 9], size=NUM_AUS, p=[0.45, 0.45, 0.1]),
+                           "subject": f"F00{p + 1}", "task": "T1", "frame": frame, "landmarks49": landmarks}
+                          for frame, face in enumerate(faces)]
+    return write_converted_dataset(directory, size, examples)

@@ -44,7 +44,7 @@ def write_test_fold(data_dir: Path, astronaut: np.ndarray) -> None:
     write_converted_dataset(data_dir, SIZE, {"part3": examples})
 
 
-def region_synthesizer(images, attention_maps, target_labels):
+def region_synthesizer(images, attention_maps, target_labels, **faces):
     """Test double: Eq. 2 with region i = source +0.3 where AU i is wanted present, -0.3 absent."""
     shift = 0.6 * tf.cast(target_labels, tf.float32) - 0.3  # [B, 12]
     regions = tf.clip_by_value(images[None] + tf.transpose(shift)[:, :, None, None, None], -1.0, 1.0)
@@ -212,3 +212,14 @@ def test_missing_openface_fails_before_synthesis(data_dir, tmp_path, monkeypatch
         raise AssertionError("synthesised although the detector cannot run")
     with pytest.raises(OpenFaceError, match="nowhere"):
         evaluate(data_dir, tmp_path / "out", synthesizer=never_called, openface_bin=str(tmp_path / "nowhere"))
+
+
+def test_table1_with_the_warp_editor_needs_no_checkpoint(data_dir, tmp_path):
+    """`evaluate --editor warp`: the fixed warp makes the synthetic set (moving the records' own
+    landmarks where the pair's labels change), with Fig. 3 / Fig. 5 and Table 1 as for a model."""
+    results = evaluate(data_dir, tmp_path / "run", synthesizer=None, editor="warp")
+    out = tmp_path / "run"
+    assert results["protocol"]["pairs"] == PAIRS
+    assert (out / "figures" / "fig3_single_aus.png").is_file() and (out / "table1.md").is_file()
+    # The warp moved the faces where a pair's labels differ; its reach is larger than JAA-Net's maps.
+    assert results["preservation"]["mae_inside_au_regions"] > 0

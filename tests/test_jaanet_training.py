@@ -104,7 +104,7 @@ def test_detector_scores_all_twelve_aus_in_table1(easy_data, trained, tmp_path):
     detector = build_detector("jaanet", work_dir=tmp_path, detector_checkpoint=str(trained[0]))
     config = EvaluationConfig(data_dir=str(easy_data), out_dir=str(tmp_path / "run"), detector="jaanet",
                               detector_checkpoint=str(trained[0]), batch_size=8, figure_faces=1)
-    results = run_evaluation(config, synthesizer=lambda images, maps, labels: images, image_size=SIZE,
+    results = run_evaluation(config, synthesizer=lambda images, maps, labels, **faces: images, image_size=SIZE,
                              detector=detector)
     assert results["detector"]["covered_aus"] == list(AU_NAMES)
     table = pd.read_csv(tmp_path / "run" / "table1.csv")

@@ -223,7 +223,9 @@ def editor(tmp_path_factory, detector, fitter):
 def test_editor_regions_come_from_the_photos_own_landmarks(editor, astronaut, monkeypatch):
     face = editor.detector.detect(astronaut)
     points = editor.fitter.fit(astronaut, face.points5)
-    to_crop, maps = editor.alignment_of(astronaut, face)
+    face_alignment = editor.alignment_of(astronaut, face)
+    to_crop, maps = face_alignment.to_crop, face_alignment.maps
+    np.testing.assert_allclose(face_alignment.landmarks, alignment.transform_points(to_crop, points))
     # AU12's two peaks sit on the photo's own mouth corners (49-points 31 and 37).
     au12 = maps[:, :, AU_NAMES.index("AU12")]
     peaks = np.argwhere(au12 == au12.max())[:, ::-1]  # (x, y)
@@ -231,9 +233,10 @@ def test_editor_regions_come_from_the_photos_own_landmarks(editor, astronaut, mo
     assert {tuple(p) for p in peaks} == {tuple(c) for c in corners.astype(int)}
     assert editor.canonical_fallbacks == 0
     monkeypatch.setattr(landmarks, "MAX_DISAGREEMENT", 0.0)
-    _, fallback_maps = editor.alignment_of(astronaut, face)
+    fallback = editor.alignment_of(astronaut, face)
     assert editor.canonical_fallbacks == 1
-    np.testing.assert_array_equal(fallback_maps, attention.canonical_attention_maps(editor.size))
+    np.testing.assert_array_equal(fallback.maps, attention.canonical_attention_maps(editor.size))
+    np.testing.assert_array_equal(fallback.landmarks, alignment.canonical_landmarks49(editor.size))
 
 
 def _small_video_au(root, shared_dir, frames_per_video=4):

@@ -24,7 +24,7 @@ PAIRS = 10
 MAX_FRAMES, SEED = 5, 1  # a subsample whose sources are partly real frames, partly not
 
 
-def identity_synthesizer(images, attention_maps, target_labels):
+def identity_synthesizer(images, attention_maps, target_labels, **faces):
     return images
 
 

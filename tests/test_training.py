@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from builders import face_variants, write_converted_dataset
+from builders import write_face_records
 from lac_gan.common.errors import UsageError
 from lac_gan.data.alignment import canonical_landmarks49
 from lac_gan.data.au_table import NUM_AUS
@@ -22,19 +22,6 @@ from lac_gan.nets.synthesis import composed_maps, load_synthesizer
 from lac_gan.training import losses
 from lac_gan.training.loop import NonFiniteLossError, TrainingOptions, run_training, untrained_aus
 from lac_gan.training.step import FusedAdam, LacGanTrainer
-
-def write_face_records(directory: Path, photo: np.ndarray, size: int, per_part: int = 6) -> Path:
-    """A tiny converted dataset: part1..3 of real faces with random 0/1/9 labels."""
-    rng = np.random.default_rng(0)
-    landmarks = canonical_landmarks49(size)
-    examples = {}
-    for p, part in enumerate(JAANET_PARTS):
-        faces = face_variants(photo, size, per_part, rng)
-        examples[part] = [{"image": face, "labels": rng.choice([0, 1, 9], size=NUM_AUS, p=[0.45, 0.45, 0.1]),
-                           "subject": f"F00{p + 1}", "task": "T1", "frame": frame, "landmarks49": landmarks}
-                          for frame, face in enumerate(faces)]
-    return write_converted_dataset(directory, size, examples)
-
 
 def write_random_vggface(path: Path) -> Path:
     rng = np.random.default_rng(1)
@@ -169,7 +156,8 @@ rng = np.random.default_rng(0)
 maps = np.zeros((4, 32, 32, NUM_AUS), np.float32)
 maps[:, 8:20, 8:20, :] = 0.5
 batch = {"image": rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32), "attention_maps": maps,
-         "labels": rng.integers(0, 2, (4, NUM_AUS)).astype(np.int32), "known_mask": np.ones((4, NUM_AUS), bool)}
+         "labels": rng.integers(0, 2, (4, NUM_AUS)).astype(np.int32), "known_mask": np.ones((4, NUM_AUS), bool),
+         "face_landmarks": np.zeros((4, 49, 2), np.float32), "au_centres": np.zeros((4, NUM_AUS, 2, 2), np.float32)}
 runs = []
 for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):
     keras.utils.set_random_seed(0)

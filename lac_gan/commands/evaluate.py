@@ -1,11 +1,12 @@
 """lacgan evaluate / python evaluate.py: flags of the Table 1 protocol (lac_gan/evaluation/protocol.py)."""
 from absl import flags, logging
 
+from lac_gan.commands.editor_flags import define_editor_flags
 from lac_gan.evaluation.face_identity import IDENTITY_MODELS
 from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE, DEFAULT_TIMEOUT_S
 from lac_gan.evaluation.protocol import DETECTOR_NAMES, EvaluationConfig, run_evaluation
 
-flags.DEFINE_string("checkpoint", None, "Training logdir or checkpoint of the synthesiser.")
+define_editor_flags()
 flags.DEFINE_string("data_dir", None, "TFRecord folder written by tfrecords_tools.convert.")
 flags.DEFINE_integer("fold", 1, "JAA-Net fold (1-3); its test part is evaluated.")
 flags.DEFINE_enum("detector", "openface", DETECTOR_NAMES,
@@ -39,7 +40,7 @@ flags.DEFINE_float("detector_timeout", DEFAULT_TIMEOUT_S, "Seconds one call of a
                    "one FeatureExtraction run over at most 500 images) may take before it is killed.")
 flags.DEFINE_bool("skip_bad_records", False, "Evaluate without the unreadable records of damaged test shards "
                   "(counted in results.json) instead of stopping with their shard and offset.")
-flags.mark_flags_as_required(["checkpoint", "data_dir", "out_dir"])
+flags.mark_flags_as_required(["data_dir", "out_dir"])
 
 FLAGS = flags.FLAGS
 

@@ -26,6 +26,7 @@ import zlib
 import numpy as np
 import tensorflow as tf
 
+from lac_gan.data.alignment import canonical_landmarks49
 from lac_gan.data.au_table import NUM_AUS
 
 SCHEMA_VERSION = 1
@@ -102,7 +103,8 @@ def parse_example(serialized: tf.Tensor, image_size: int) -> dict[str, tf.Tensor
     """One serialised example -> tensors ready for the model, at `image_size`.
 
     image: float32 [S, S, 3] in [-1, 1]; labels: int32 [12] (0, 1, or 9 = unknown); known_mask:
-    bool [12]; attention_maps: float32 [S, S, 12] in [0, 1]; plus the metadata of the table above.
+    bool [12]; attention_maps: float32 [S, S, 12] in [0, 1]; face_landmarks [49, 2]: landmarks49, or the
+    canonical face's where the record has none; plus the metadata of the table above.
     Records stored at another size are resized here (area-averaged image and maps, point coordinates
     scaled), so one conversion serves every preset.
     """
@@ -120,6 +122,8 @@ def parse_example(serialized: tf.Tensor, image_size: int) -> dict[str, tf.Tensor
 
     def points(values, shape):  # 0-based pixel-centre coordinates: (p + 0.5) * scale - 0.5
         return tf.reshape((values + 0.5) * scale - 0.5, shape)
+    landmarks49 = points(raw["landmarks49"], [49, 2])
+    has49 = raw["has_landmarks49"] > 0
     return {
         "image": tf.ensure_shape(image, [image_size, image_size, 3]),
         "labels": tf.cast(raw["labels"], tf.int32),
@@ -129,7 +133,9 @@ def parse_example(serialized: tf.Tensor, image_size: int) -> dict[str, tf.Tensor
         "task": raw["task"],
         "frame": raw["frame"],
         "landmarks5": points(raw["landmarks5"], [5, 2]),
-        "landmarks49": points(raw["landmarks49"], [49, 2]),
-        "has_landmarks49": raw["has_landmarks49"] > 0,
+        "landmarks49": landmarks49,
+        "has_landmarks49": has49,
+        # The face's own 49 points, or the canonical face's (whose AU centres such a frame got).
+        "face_landmarks": tf.where(has49, landmarks49, tf.constant(canonical_landmarks49(image_size), tf.float32)),
         "au_centres": points(raw["au_centres"], [NUM_AUS, 2, 2]),
     }

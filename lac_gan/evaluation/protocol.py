@@ -45,9 +45,10 @@ from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE, DEFAULT_TIMEOUT_
 from lac_gan.nets import figures
 from lac_gan.nets.synthesis import synthesis_labels
 
-# A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1)
-# -> images [B,S,S,3] in [-1,1]; `lac_gan.nets.synthesis.Synthesizer` is one.
-Synthesizer = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
+# A synthesiser: (images [B,S,S,3] in [-1,1], attention maps [B,S,S,12], target labels [B,12] 0/1,
+# landmarks= [B,49,2], source_labels= [B,12] 0/1/9) -> images [B,S,S,3] in [-1,1]; every editor of
+# `lac_gan.nets.synthesis.load_synthesizer` is one.
+Synthesizer = Callable[..., tf.Tensor]
 SET_NAMES = ("real", "synthetic")
 _METADATA_FEATURES = {k: record_schema.FEATURES[k] for k in ("labels", "subject", "task", "frame")}
 
@@ -58,6 +59,7 @@ class EvaluationConfig:
     data_dir: str
     out_dir: str
     checkpoint: str | None = None
+    editor: str | None = None  # "warp": the fixed warp, no checkpoint
     fold: int = 1
     detector: str = "openface"
     openface_bin: str | None = None
@@ -214,7 +216,8 @@ class Preservation:
         self.inside_values += int((~outside).sum())
 
     def summary(self) -> dict:
-        """Mean absolute errors in 0-255 grey levels (the outside one must be 0 by Eq. 2)."""
+        """Mean absolute errors in 0-255 grey levels (the outside one is 0 for the CARGs by Eq. 2; the
+        moving editors' reach is larger than the maps, docs/paper-notes.md)."""
         def mae(total, count):
             return 127.5 * total / count if count else None
         return {"mae_outside_au_regions": mae(self.outside_sum, self.outside_values),
@@ -236,24 +239,27 @@ class _PairSynthesiser:
     def __init__(self, synthesizer: Synthesizer, out_dir: Path, batch_size: int,
                  judge: IdentityJudge | None, total: int):
         self.synthesizer, self.out_dir, self.batch_size, self.judge = synthesizer, out_dir, batch_size, judge
-        self.pending: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pending: list[tuple] = []
         self.preservation = Preservation()
         self.identity_scores: list[float] = []
         self.progress = Progress("synthesised", total)
 
-    def add(self, pair: int, image: np.ndarray, attention_maps: np.ndarray, labels: np.ndarray) -> None:
-        self.pending.append((pair, image, attention_maps, labels))
+    def add(self, pair: int, image: np.ndarray, attention_maps: np.ndarray, landmarks: np.ndarray,
+            labels: np.ndarray, source_labels: np.ndarray) -> None:
+        self.pending.append((pair, image, attention_maps, landmarks, labels, source_labels))
         if len(self.pending) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
         if not self.pending:
             return
-        pairs, images, maps, labels = (list(x) for x in zip(*self.pending))
+        pairs, images, maps, landmarks, labels, source_labels = (list(x) for x in zip(*self.pending))
         self.pending = []
         images, maps = np.stack(images), np.stack(maps)
         synthetic = np.asarray(self.synthesizer(tf.constant(images), tf.constant(maps),
-                                                tf.constant(np.stack(labels), tf.int32)))
+                                                tf.constant(np.stack(labels), tf.float32),
+                                                landmarks=tf.constant(np.stack(landmarks)),
+                                                source_labels=tf.constant(np.stack(source_labels))))
         for pair, image in zip(pairs, to_uint8(synthetic).numpy()):
             write_rgb(image, set_path(self.out_dir, "synthetic", pair))
         for k in range(len(pairs)):
@@ -297,10 +303,12 @@ def synthesise_sets(files: list[str], image_size: int, index: pd.DataFrame, pair
                 write_rgb(to_uint8(batch["image"][k]).numpy(), set_path(out_dir, "source", own_source[row]))
             if row in figure_rows:
                 faces[row] = figures.Face(batch["image"][k], batch["attention_maps"][k], labels[row],
-                                          "{}/{}/{}".format(*index.loc[row, ["subject", "task", "frame"]]))
+                                          "{}/{}/{}".format(*index.loc[row, ["subject", "task", "frame"]]),
+                                          batch["face_landmarks"][k])
             for pair in pairs_of_source.get(row, ()):
                 target_labels = synthesis_labels(labels[pairs.at[pair, "target"]], labels[row])
-                writer.add(int(pair), batch["image"][k], batch["attention_maps"][k], target_labels)
+                writer.add(int(pair), batch["image"][k], batch["attention_maps"][k], batch["face_landmarks"][k],
+                           target_labels, labels[row])
     writer.flush()
     return SynthesisOutcome(writer.preservation, writer.identity_scores,
                             [faces[row] for row in pairs["target"][:figure_faces]])
@@ -412,11 +420,9 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
             min_confidence=config.min_confidence, timeout_s=config.detector_timeout,
             detector_checkpoint=config.detector_checkpoint)
     if synthesizer is None:
-        if not config.checkpoint:
-            raise UsageError("no synthesiser: pass --checkpoint (a training logdir or checkpoint)")
         from lac_gan.nets.synthesis import load_synthesizer  # the model code, only when needed
-        synthesizer = load_synthesizer(config.checkpoint)
-    image_size = image_size or synthesizer.config.image_size
+        synthesizer = load_synthesizer(config.checkpoint, config.editor)
+    image_size = image_size or synthesizer.image_size
     if image_size != manifest["image_size"]:
         logging.info("%s holds %dpx faces: real and synthetic faces are judged at the synthesiser's %dpx",
                      config.data_dir, manifest["image_size"], image_size)

@@ -13,6 +13,8 @@ from typing import ClassVar
 from lac_gan.common.saved_config import LACGAN_CONFIG_FILE, TRAINER_LOGDIRS, SavedConfig
 from lac_gan.data.au_table import AU_NAMES, NUM_AUS
 
+GENERATORS = ("cargs", "region")
+
 # Paper §3.1 / §4.1: VGG-Face layers of Eq. 4 and their weights alpha_1..alpha_5.
 PAPER_IDENTITY_LAYERS = ("conv1_2", "conv2_2", "conv3_2", "conv4_2", "conv5_2")
 PAPER_IDENTITY_LAYER_WEIGHTS = (0.5, 0.9, 0.75, 1.0, 1.0)
@@ -59,6 +61,23 @@ class LacGanConfig(SavedConfig):
     # absent, among the training parts): set by training from the manifest. Eq. 2 leaves their
     # regions to X^s and Eq. 10 gives their CARG loss weight 0 (see paper-notes).
     untrained_aus: tuple[str, ...] = ()
+    # The generator family (lac_gan/nets/synthesis.py:GENERATOR_FAMILIES): "cargs", the paper's 12
+    # CARGs; or "region", the region editor beyond the paper (lac_gan/nets/region_editor.py), which
+    # moves each AU's landmarks and adds a smooth, sparse colour change. The fields below are its.
+    generator: str = "cargs"
+    region_crop_size: int = 48  # side of the crop around each region's landmarks that its net sees
+    region_channels: tuple[int, ...] = (32, 64, 96)  # its 3 stride-2 convolutions
+    region_colour_grid: int = 12  # side of the coarse colour / attention grid over a region's crop
+    region_max_strength: float = 1.5  # the learned strength of an AU's movement, x its table movement
+    region_max_residual: float = 0.05  # IOD: how far a control point may move off its table direction
+    region_colour_bias: float = -4.0  # initial attention logit: the colour change starts near 0 (sparse)
+    flow_stride: int = 4  # training computes the flow and colour every K pixels and resizes them (both smooth)
+    region_disc_crop: int = 40  # D^i / R^i of the region trainer see each AU's ROI cropped to this side
+    lambda_cycle: float = 10.0  # edit to the target and back (and an edit to the source's own labels)
+    lambda_attention: float = 0.1  # the colour change's attention kept sparse (its mean)
+    lambda_residual: float = 10.0  # squared residual moves (IOD^2): the movement stays the AU's
+    # The measured movement as a prior: (strength - (target - source))^2 where both labels are known.
+    lambda_strength_prior: float = 1.0
 
     def __post_init__(self):
         self._check_numbers()
@@ -75,21 +94,27 @@ class LacGanConfig(SavedConfig):
         unknown_aus = sorted(set(self.untrained_aus) - set(AU_NAMES))
         if unknown_aus:
             raise ValueError(f"untrained_aus names unknown AUs {unknown_aus}; AUs are {list(AU_NAMES)}")
+        if self.generator not in GENERATORS:
+            raise ValueError(f"generator must be one of {', '.join(GENERATORS)}, got {self.generator!r}")
+        if len(self.region_channels) != 3:
+            raise ValueError(f"region_channels needs 3 values (its 3 convolutions), got {self.region_channels}")
         if len(self.identity_layers) != len(self.identity_layer_weights):
             raise ValueError("identity_layers and identity_layer_weights differ in length")
 
     def _check_numbers(self) -> None:
         """Values no model can have or train with (a NaN weight is only found as a NaN loss after the
         model is built); batch_size is checked by training, against the data."""
-        for name in ("image_size", "z_dim", "kernel_size"):
+        for name in ("image_size", "z_dim", "kernel_size", "region_crop_size", "region_colour_grid", "flow_stride",
+                     "region_disc_crop"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("encoder_channels", "decoder_channels", "latent_disc_units", "local_disc_channels",
-                     "global_disc_channels"):
+                     "global_disc_channels", "region_channels"):
             if min(getattr(self, name), default=1) < 1:
                 raise ValueError(f"{name} must all be at least 1, got {getattr(self, name)}")
         weights = ("lambda_latent_adv", "lambda_au_adv", "lambda_identity", "lambda_tv", "lambda_au_label",
-                   "lambda_image_adv", "au_loss_weights", "identity_layer_weights")
+                   "lambda_image_adv", "au_loss_weights", "identity_layer_weights", "lambda_cycle", "lambda_attention",
+                   "lambda_residual", "lambda_strength_prior", "region_max_strength", "region_max_residual")
         for name in weights:
             values = getattr(self, name) if isinstance(getattr(self, name), tuple) else (getattr(self, name),)
             if not all(math.isfinite(v) and v >= 0 for v in values):
@@ -164,7 +189,20 @@ def small() -> LacGanConfig:
                         batch_size=8)
 
 
-PRESETS = {"paper": paper, "small": small, "tiny": tiny}
+def region() -> LacGanConfig:
+    """The region editor (beyond the paper) at 128 x 128, sized to train in 90 min on 2 CPU cores:
+    its three region nets, the paper's local D^i / R^i and global D at the `small` preset's widths,
+    batch 16."""
+    return small().replace(generator="region", batch_size=16)
+
+
+def tiny_region() -> LacGanConfig:
+    """The region editor at the tiny preset's 32 x 32 and widths, for tests."""
+    return tiny().replace(generator="region", region_crop_size=16, region_channels=(4, 8, 8), region_colour_grid=4,
+                          flow_stride=2, region_disc_crop=16)
+
+
+PRESETS = {"paper": paper, "small": small, "tiny": tiny, "region": region, "tiny_region": tiny_region}
 
 
 def preset(name: str) -> LacGanConfig:

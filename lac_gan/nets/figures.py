@@ -28,23 +28,29 @@ TEXT = (0, 0, 0)
 
 @dataclass
 class Face:
-    """A test face to edit: image [S,S,3] in [-1,1], attention maps [S,S,12], BP4D labels (0/1/9)."""
+    """A test face to edit: image [S,S,3] in [-1,1], attention maps [S,S,12], BP4D labels (0/1/9),
+    its 49 landmarks [49, 2] in the image (the editors that move them need them)."""
     image: np.ndarray
     attention_maps: np.ndarray
     labels: np.ndarray
     caption: str
+    landmarks: np.ndarray | None = None
 
     def known_labels(self) -> np.ndarray:
         """Its labels with unknown (9) read as absent: the state the edits start from."""
         return np.where(self.labels == UNKNOWN_LABEL, 0, self.labels).astype(np.int32)
 
 
-def synthesise(synthesizer, face: Face, targets: np.ndarray) -> np.ndarray:
-    """uint8 [T,S,S,3]: `face` edited towards each row of `targets` [T,12]."""
+def synthesise(synthesizer, face: Face, targets: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """uint8 [T,S,S,3]: `face` edited towards each row of `targets` [T,12], changing only the AUs
+    of the same row of `chosen` [T,12] (as `lacgan edit --set` does)."""
     count = len(targets)
     images = tf.constant(np.repeat(face.image[None], count, 0))
     maps = tf.constant(np.repeat(face.attention_maps[None], count, 0))
-    return to_uint8(synthesizer(images, maps, tf.constant(targets, tf.int32))).numpy()
+    landmarks = None if face.landmarks is None else tf.constant(np.repeat(face.landmarks[None], count, 0))
+    sources = np.repeat(face.labels[None], count, 0)
+    return to_uint8(synthesizer(images, maps, tf.constant(targets, tf.float32), landmarks=landmarks,
+                                chosen=tf.constant(chosen, tf.float32), source_labels=sources)).numpy()
 
 
 def single_au_grid(faces: list[Face], synthesizer) -> tuple[list[list[np.ndarray]], list[str], list[str]]:
@@ -55,17 +61,17 @@ def single_au_grid(faces: list[Face], synthesizer) -> tuple[list[list[np.ndarray
         for state, state_name in ((0, "absent"), (1, "present")):
             targets = np.repeat(source[None], NUM_AUS, 0)
             targets[np.arange(NUM_AUS), np.arange(NUM_AUS)] = state
-            rows.append([to_uint8(face.image).numpy(), *synthesise(synthesizer, face, targets)])
+            rows.append([to_uint8(face.image).numpy(), *synthesise(synthesizer, face, targets, np.eye(NUM_AUS))])
             row_labels.append(f"{face.caption}  AU {state_name}")
     return rows, row_labels, ["input", *AU_NAMES]
 
 
 def combination_grid(faces: list[Face], synthesizer) -> tuple[list[list[np.ndarray]], list[str], list[str]]:
-    """Fig. 5: per face one row; each combination edits a neutral target (all other AUs absent)."""
+    """Fig. 5: per face one row; each combination switches its AUs on, the others left as they are."""
     targets = np.zeros((len(COMBINATIONS), NUM_AUS), dtype=np.int32)
     for i, (_, aus) in enumerate(COMBINATIONS):
         targets[i, [au_index(a) for a in aus]] = 1
-    rows = [[to_uint8(face.image).numpy(), *synthesise(synthesizer, face, targets)] for face in faces]
+    rows = [[to_uint8(face.image).numpy(), *synthesise(synthesizer, face, targets, targets)] for face in faces]
     return rows, [face.caption for face in faces], ["input", *(name for name, _ in COMBINATIONS)]
 
 

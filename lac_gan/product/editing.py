@@ -1,21 +1,26 @@
 """Editing photos: any photo in, chosen AUs switched on or off, the same photo out.
 
 For each face: MTCNN's 5 points -> the face's own 49 landmarks (`lac_gan.data.landmarks`: dlib's and
-MediaPipe's models, mapped to OpenFace's 49 points) -> JAA-Net's alignment rule and the AU centres of those landmarks (as the converter does by
-default) -> the aligned S x S crop -> the generator, with attention maps for the chosen AUs only (the other
-AUs' maps are zero, so by Eq. 2 their regions stay exactly as they were) -> the result warped back
-with the inverse transform and blended into the photo with the same Eq. 2 weights. Pixels outside
-the chosen AU regions, the whole background included, keep their original values exactly. A face
-whose landmark fit is refused by its quality check is aligned onto the canonical face and gets the
-canonical face's regions instead: logged as a warning and counted in `FaceEditor.canonical_fallbacks`.
+MediaPipe's models, mapped to OpenFace's 49 points) -> JAA-Net's alignment rule, the AU centres and
+maps of those landmarks (as the converter does by default) -> the aligned S x S crop -> the editor's
+plan for the chosen AUs only (lac_gan/nets/movement.py:EditPlan; the other AUs neither move nor
+change colour) -> drawn on the photo: the movement as a flow of the photo's own pixels (so a large
+photo stays as sharp as it was), the colour change (the CARGs' whole redrawn regions) warped back
+from the crop and blended in with its Eq. 2 weights. Pixels the chosen AUs' movement and colour
+do not reach, the whole background included, keep their original values exactly. A face whose
+landmark fit is refused by its quality check is aligned onto the canonical face and gets the
+canonical face's landmarks and regions instead: logged as a warning and counted in
+`FaceEditor.canonical_fallbacks`.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
+from scipy import ndimage
 
 from lac_gan.common.errors import DataError, UsageError, check_output_dir
 from lac_gan.data import alignment, attention
@@ -25,8 +30,8 @@ from lac_gan.data.face_detection import Face, FaceDetector
 from lac_gan.data.image_io import PHOTO_SUFFIXES
 from lac_gan.data.image_range import to_model_range, to_uint8
 from lac_gan.data.landmarks import LandmarkFitter
-from lac_gan.nets import figures
-from lac_gan.nets.synthesis import Synthesizer
+from lac_gan.nets import figures, movement
+from lac_gan.nets.movement import Editor, EditPlan
 
 
 class NoFaceError(DataError):
@@ -62,50 +67,64 @@ def parse_au_targets(set_spec: str | None, unset_spec: str | None = None) -> dic
     return targets
 
 
-class FaceEditor:
-    """A trained synthesizer plus a face detector, applied to whole photos."""
+@dataclass(frozen=True)
+class Alignment:
+    """One face of a photo as the editor sees it: the photo -> crop transform, the 12 AU maps
+    [S, S, 12] and the face's 49 landmarks [49, 2], both in the crop."""
+    to_crop: np.ndarray
+    maps: np.ndarray
+    landmarks: np.ndarray
 
-    def __init__(self, synthesizer: Synthesizer, detector: FaceDetector | None = None,
+
+class FaceEditor:
+    """An editor (any family: lac_gan/nets/synthesis.py:load_synthesizer) plus a face detector and
+    landmark fitter, applied to whole photos: the edit is planned on the aligned crop and drawn at
+    the photo's own resolution (the movement as a flow of the photo's pixels, the colour change
+    warped back from the crop)."""
+
+    def __init__(self, synthesizer: Editor, detector: FaceDetector | None = None,
                  fitter: LandmarkFitter | None = None):
         self.synthesizer = synthesizer
         self.detector = detector or FaceDetector()
         self.fitter = fitter or LandmarkFitter()
-        self.size = synthesizer.config.image_size
+        self.size = synthesizer.image_size
         self._canonical_maps = attention.canonical_attention_maps(self.size)
+        self._canonical_landmarks = alignment.canonical_landmarks49(self.size)
         self._template = alignment.canonical_five_points(self.size)
         self.canonical_fallbacks = 0  # faces whose landmark fit was refused
 
-    def alignment_of(self, photo: np.ndarray, face: Face) -> tuple[np.ndarray, np.ndarray]:
-        """(photo -> crop transform, all 12 AU maps [S, S, 12] in the crop) from the face's own landmarks;
-        the canonical face's when the fit is refused (logged, counted)."""
+    def alignment_of(self, photo: np.ndarray, face: Face) -> Alignment:
+        """The face's Alignment from its own landmarks; the canonical face's when the fit is refused
+        (logged, counted)."""
         landmarks49 = self.fitter.fit(photo, face.points5)
         if landmarks49 is None:
             self.canonical_fallbacks += 1
             logging.warning("face at %s: landmark fit refused; using the canonical face's AU regions",
                             np.round(face.box).astype(int).tolist())
-            return alignment.similarity_transform(face.points5, self._template), self._canonical_maps
+            return Alignment(alignment.similarity_transform(face.points5, self._template), self._canonical_maps,
+                             self._canonical_landmarks)
         to_crop = alignment.jaanet_transform(landmarks49, self.size)
-        centres = attention.au_centres(alignment.transform_points(to_crop, landmarks49))
-        return to_crop, attention.au_attention_maps(centres, self.size)
+        landmarks = alignment.transform_points(to_crop, landmarks49)
+        return Alignment(to_crop, attention.au_attention_maps(attention.au_centres(landmarks), self.size), landmarks)
 
-    def aligned_face(self, photo: np.ndarray, to_crop: np.ndarray, maps: np.ndarray, caption: str) -> figures.Face:
-        """A face of `photo` as the generator sees it (its `alignment_of`: crop transform and 12 AU
-        maps), for Fig. 3 / Fig. 5; a photo's AU labels are unknown, so the figures start from every
-        AU absent."""
-        crop = to_model_range(alignment.warp_image(photo, to_crop, self.size)).numpy()
-        return figures.Face(image=crop, attention_maps=maps.astype(np.float32),
-                            labels=np.full(NUM_AUS, UNKNOWN_LABEL), caption=caption)
+    def aligned_face(self, photo: np.ndarray, face: Alignment, caption: str) -> figures.Face:
+        """A face of `photo` as the editor sees it, for Fig. 3 / Fig. 5; a photo's AU labels are
+        unknown, so the figures start from every AU absent."""
+        crop = to_model_range(alignment.warp_image(photo, face.to_crop, self.size)).numpy()
+        return figures.Face(image=crop, attention_maps=face.maps.astype(np.float32),
+                            labels=np.full(NUM_AUS, UNKNOWN_LABEL), caption=caption,
+                            landmarks=face.landmarks.astype(np.float32))
 
     def faces(self, photo: np.ndarray, all_faces: bool) -> list[Face]:
         found = self.detector.detect_all(photo)
         return found if all_faces else found[:1]
 
-    def alignments(self, photo: np.ndarray, all_faces: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    def alignments(self, photo: np.ndarray, all_faces: bool) -> list[Alignment]:
         """`alignment_of` each face to edit (the largest, or all): found and fitted once per photo."""
         return [self.alignment_of(photo, face) for face in self.faces(photo, all_faces)]
 
-    def edit(self, photo: np.ndarray, targets: dict[int, int], all_faces: bool = False,
-             source: str = "photo", alignments: list[tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+    def edit(self, photo: np.ndarray, targets: dict[int, float], all_faces: bool = False,
+             source: str = "photo", alignments: list[Alignment] | None = None) -> np.ndarray:
         """The edited photo (uint8, same size); NoFaceError naming `source` when no face is found.
         `alignments`: the photo's `alignments` when the caller already has them."""
         if alignments is None:
@@ -113,21 +132,65 @@ class FaceEditor:
         if not alignments:
             raise NoFaceError(f"{source}: no face found (MTCNN); nothing was edited")
         edited = photo
-        for to_crop, all_maps in alignments:
-            edited = self._edit_face(edited, to_crop, all_maps, targets)
+        for face in alignments:
+            edited = self._edit_face(edited, face, targets)
         return edited
 
-    def _edit_face(self, photo: np.ndarray, to_crop: np.ndarray, all_maps: np.ndarray,
-                   targets: dict[int, int]) -> np.ndarray:
-        crop = alignment.warp_image(photo, to_crop, self.size)
+    def plan(self, photo: np.ndarray, face: Alignment, targets: dict[int, float]) -> EditPlan:
+        """The editor's plan for one face, in its crop."""
+        crop = alignment.warp_image(photo, face.to_crop, self.size)
         chosen = np.zeros(NUM_AUS, np.float32)
         labels = np.zeros(NUM_AUS, np.float32)
         for index, value in targets.items():
             chosen[index], labels[index] = 1.0, value
-        maps = all_maps * chosen
-        edited_crop = to_uint8(self.synthesizer(to_model_range(crop[None]), maps[None], labels[None]))[0].numpy()
-        weight = tf.reduce_sum(attention.normalise_overlaps(maps), axis=-1).numpy()
-        return blend_back(photo, edited_crop, weight, alignment.invert_transform(to_crop))
+        inputs = self.synthesizer.inputs(to_model_range(crop[None]), face.maps[None].astype(np.float32), labels[None],
+                                         face.landmarks[None], chosen[None], None)
+        return self.synthesizer.plan(*inputs)
+
+    def _edit_face(self, photo: np.ndarray, face: Alignment, targets: dict[int, float]) -> np.ndarray:
+        plan = self.plan(photo, face, targets)
+        to_photo = alignment.invert_transform(face.to_crop)
+        moved = move_photo(photo, plan, to_photo)
+        weight = plan.colour_weight[0].numpy()
+        if not np.any(weight > 0):
+            return moved
+        return blend_back(moved, to_uint8(plan.colour)[0].numpy(), weight, to_photo)
+
+
+def move_photo(photo: np.ndarray, plan: EditPlan, to_photo: np.ndarray) -> np.ndarray:
+    """The plan's movement (made in the crop) drawn on the photo at its own resolution: its control
+    points, moves and kernel widths mapped by `to_photo`, the flow computed over the window the
+    moving points reach, the photo's pixels warped there. Pixels the flow does not reach are returned
+    untouched."""
+    moves = plan.moves[0].numpy()
+    moving = np.linalg.norm(moves, axis=-1) > 0
+    if not moving.any():
+        return photo
+    linear = to_photo[:, :2]
+    points = alignment.transform_points(to_photo, plan.points[0].numpy()[moving])
+    moves = moves[moving] @ linear.T
+    radii = plan.radii[0].numpy()[moving] * np.sqrt(abs(np.linalg.det(linear)))
+    owners = plan.owner_one_hot.numpy()[moving]
+    reach = movement.KERNEL_REACH * radii[:, None] + np.linalg.norm(moves, axis=-1, keepdims=True)
+    height, width = photo.shape[:2]
+    x0, y0 = np.clip(np.floor((points - reach).min(axis=0)).astype(int), 0, [width, height])
+    x1, y1 = np.clip(np.ceil((points + reach).max(axis=0)).astype(int) + 1, 0, [width, height])
+    if x1 <= x0 or y1 <= y0:
+        return photo
+    grid = movement.pixel_grid(y1 - y0, x1 - x0, origin=(x0, y0))
+    flow = movement.movement_flow(grid, tf.constant(points[None], tf.float32), tf.constant(moves[None], tf.float32),
+                                  tf.constant(radii[None], tf.float32), tf.constant(owners))
+    flow = flow[0].numpy()
+    # Cubic-spline resampling (bilinear would soften every moved pixel: sub-pixel shifts average
+    # neighbours), so the moved region stays as sharp as the photo.
+    sources = (grid.numpy() - flow).transpose(2, 0, 1)[::-1]  # (y, x) rows for map_coordinates
+    sampled = np.stack([ndimage.map_coordinates(photo[..., c].astype(np.float32), sources, order=3, mode="nearest")
+                        for c in range(photo.shape[2])], axis=-1)
+    window = photo[y0:y1, x0:x1]
+    still = np.all(flow == 0, axis=-1, keepdims=True)
+    moved = photo.copy()
+    moved[y0:y1, x0:x1] = np.where(still, window, np.clip(np.round(sampled), 0, 255)).astype(np.uint8)
+    return moved
 
 
 def blend_back(photo: np.ndarray, edited_crop: np.ndarray, weight: np.ndarray, to_photo: np.ndarray) -> np.ndarray:

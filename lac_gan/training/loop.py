@@ -25,7 +25,12 @@ from lac_gan.nets.restore import CHECKPOINT_PREFIX, checkpoint_logdir, checkpoin
 from lac_gan.nets.vggface import VggFaceFeatures
 from lac_gan.training import regressor_validation
 from lac_gan.training.checkpoints import prepare_logdir, save_checkpoint
+from lac_gan.training.region_step import RegionTrainer
 from lac_gan.training.step import PRECISIONS, LacGanTrainer, loss_scalars, make_strategy
+
+# config.generator -> its trainer (the same surface: train_step, held_out_readings, preview_images,
+# checkpoint); the editor of a trained one: lac_gan/nets/synthesis.py:GENERATOR_FAMILIES.
+TRAINERS = {"cargs": LacGanTrainer, "region": RegionTrainer}
 from lac_gan.training.summaries import ValidationLog, write_images, write_scalars
 
 
@@ -135,7 +140,7 @@ def _set_precision(precision: str) -> None:
     keras.config.set_dtype_policy(PRECISIONS[precision])
 
 
-def build_trainer(config: LacGanConfig, options: TrainingOptions) -> LacGanTrainer:
+def build_trainer(config: LacGanConfig, options: TrainingOptions):
     keras.utils.set_random_seed(options.seed)
     _set_precision(options.precision)
     strategy = make_strategy(options.strategy)
@@ -145,8 +150,8 @@ def build_trainer(config: LacGanConfig, options: TrainingOptions) -> LacGanTrain
     else:
         with strategy.scope():
             identity = VggFaceFeatures(options.identity_weights, config.image_size, config.identity_layers)
-    return LacGanTrainer(config, strategy, seed=options.seed, identity_features=identity,
-                         precision=options.precision, xla=options.xla)
+    return TRAINERS[config.generator](config, strategy, seed=options.seed, identity_features=identity,
+                                      precision=options.precision, xla=options.xla)
 
 
 def run_training(config: LacGanConfig, options: TrainingOptions) -> list[dict[str, float]]:
@@ -211,7 +216,7 @@ def validate_checkpoint(checkpoint: str, data_dir: str, fold: int, examples: int
     entry for its step would hold them."""
     path = resolve_checkpoint(checkpoint)
     config = LacGanConfig.load(checkpoint_logdir(path))
-    trainer = LacGanTrainer(config, tf.distribute.get_strategy(), seed=0)
+    trainer = TRAINERS[config.generator](config, tf.distribute.get_strategy(), seed=0)
     trainer.checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
     held_out = regressor_validation.held_out_set(dataset.fold_files(data_dir, fold, "test"), examples)
     return {"step": checkpoint_step(path), "fold": fold,

@@ -27,6 +27,7 @@ from lac_gan.data import metrics, record_schema
 from lac_gan.data.au_table import AU_NAMES
 from lac_gan.data.bp4d import UNKNOWN_LABEL
 from lac_gan.nets.synthesis import synthesis_labels
+from lac_gan.training.step import MODEL_INPUTS
 
 FIGURES = ("r_balanced_accuracy", "r_edit_accuracy", "r_source_accuracy")
 
@@ -95,7 +96,7 @@ def regressor_validation(trainer, held_out: HeldOutSet) -> dict:
         config.batch_size)
     real, edited = [], []
     for batch, targets in batches:
-        inputs = {name: batch[name] for name in ("image", "attention_maps", "labels", "known_mask")}
+        inputs = {name: batch[name] for name in MODEL_INPUTS}
         real_readings, edit_readings = trainer.held_out_readings(inputs, targets)
         real.append(real_readings.numpy())
         edited.append(edit_readings.numpy())

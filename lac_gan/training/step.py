@@ -29,7 +29,7 @@ from lac_gan.nets.vggface import VggFaceFeatures
 from lac_gan.training import losses
 
 # The batch entries the step reads (the dataset also carries strings, which XLA cannot take).
-MODEL_INPUTS = ("image", "attention_maps", "labels", "known_mask")
+MODEL_INPUTS = ("image", "attention_maps", "labels", "known_mask", "face_landmarks", "au_centres")
 PER_AU_TERMS = ("pixel", "adv_z", "adv_au", "label", "d_z", "d_au", "d_label")
 PRECISIONS = {"float32": "float32", "fp16": "mixed_float16", "bf16": "mixed_bfloat16"}
 
@@ -82,6 +82,17 @@ def generated_regions(generated: tf.Tensor, attention_maps: tf.Tensor) -> tf.Ten
     Eq. 2 uses, compared with the real ROI A_i x X^s (Eq. 1) by Eq. 5 and the local discriminator."""
     return attention.au_major(tf.cast(attention_maps, generated.dtype)) * generated
 
+def donor_targets(rng: tf.random.Generator, labels, known):
+    """Target labels l^t [B, 12] in {0, 1} and which of them are known: another example's labels (a
+    random permutation of the batch), so that they follow the data's AU rates and co-occurrences:
+    with independent Bernoulli(0.5) targets a label-conditioned D^i could tell fake from real by the
+    label alone. A donor's unknown (9) AU gets the example's own label (or 0) and is masked out of
+    the label term."""
+    donors = tf.argsort(rng.uniform([tf.shape(labels)[0]]))
+    donor_labels, donor_known = tf.gather(labels, donors), tf.gather(known, donors)
+    return tf.where(donor_known, donor_labels, tf.where(known, labels, 0)), donor_known
+
+
 class LacGanTrainer:
     """All networks, both optimizers, the step counter and the RNG, plus the distributed train step."""
 
@@ -114,19 +125,10 @@ class LacGanTrainer:
     # ------------------------------------------------------------------ one step ---------------
 
     def _sample(self, labels, known):
-        """Target labels l^t [B, 12] in {0, 1}, which of them are known, and latent prior samples
-        [B, 12, N_z] ~ U(-1, 1).
-
-        The targets are another example's labels (a random permutation of the batch), so that they
-        follow the data's AU rates and co-occurrences: with independent Bernoulli(0.5) targets the
-        label-conditioned D^i could tell fake from real by the label alone. A donor's unknown (9) AU
-        gets the example's own label (or 0) and is masked out of the label term.
-        """
-        batch_size = tf.shape(labels)[0]
-        donors = tf.argsort(self.rng.uniform([batch_size]))
-        donor_labels, donor_known = tf.gather(labels, donors), tf.gather(known, donors)
-        targets = tf.where(donor_known, donor_labels, tf.where(known, labels, 0))
-        prior = self.rng.uniform([batch_size, NUM_AUS, self.config.z_dim], -1.0, 1.0)
+        """Target labels l^t [B, 12] in {0, 1} and which of them are known (`donor_targets`), and
+        latent prior samples [B, 12, N_z] ~ U(-1, 1)."""
+        targets, donor_known = donor_targets(self.rng, labels, known)
+        prior = self.rng.uniform([tf.shape(labels)[0], NUM_AUS, self.config.z_dim], -1.0, 1.0)
         return targets, donor_known, prior
 
     def _identity(self, composed, images):

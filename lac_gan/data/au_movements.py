@@ -1,0 +1,77 @@
+"""How each AU moves the face: which of the 49 landmarks move, which way and how far.
+
+The table of `../shared/spec/edits_openface_reads.md` ("A movement for every AU"), measured with
+OpenFace 2.0.6 on held-out LFW people, written in the record's 49-point scheme (49-index =
+68-index - 17 for the brows, nose, eyes and outer lips; inner lips 61-63 -> 43-45, 65-67 -> 46-48).
+Points the 49-point scheme lacks (the jaw's cheek and chin points, the inner mouth corners 60 / 64)
+are placed relative to a landmark (`at_out`, `at_down`). Distances are inter-ocular distances
+(IOD, between the eye centres) in the face's own frame: x along the eye line, "out" away from the
+face's midline (a midline point has no out component), "up" perpendicular to the eye line.
+AU24 is not in the measured table (OpenFace has no AU24): its row is ours, the lips pressed
+together. The warp editor (lac_gan/nets/warp_editor.py) moves these points at strength 1; the
+region editor (lac_gan/nets/region_editor.py) learns how strongly, around the same directions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lac_gan.data.au_table import AU_NAMES
+
+# 49-point indices of the eyes, whose centres define the face frame and the IOD.
+LEFT_EYE = tuple(range(19, 25))
+RIGHT_EYE = tuple(range(25, 31))
+
+
+@dataclass(frozen=True)
+class ControlPoint:
+    """A point that an AU moves: landmark `landmark` (49-point), shifted by (at_out, at_down) IOD to
+    where the point sits, moved by (out, up) IOD at strength 1."""
+    landmark: int
+    out: float = 0.0
+    up: float = 0.0
+    at_out: float = 0.0
+    at_down: float = 0.0
+
+
+@dataclass(frozen=True)
+class AuMovement:
+    """An AU's control points and the width (sigma, IOD) of the smooth kernel spreading their moves."""
+    sigma: float
+    points: tuple[ControlPoint, ...]
+
+
+def _each(landmarks, **move) -> tuple[ControlPoint, ...]:
+    return tuple(ControlPoint(i, **move) for i in landmarks)
+
+
+# Lip corners 48 / 54 (68-point) are 31 / 37; the inner corners 60 / 64 are placed 0.05 IOD inward.
+_INNER_CORNER = dict(at_out=-0.05)
+
+AU_MOVEMENTS: dict[str, AuMovement] = {
+    "AU1": AuMovement(0.30, _each((4, 5), up=0.18) + _each((3, 6), up=0.12)),
+    "AU2": AuMovement(0.30, _each((0, 9), out=0.02, up=0.18) + _each((1, 8), up=0.14)),
+    "AU4": AuMovement(0.30, _each((4, 5), out=-0.08, up=-0.12) + _each((3, 6), out=-0.06, up=-0.10)
+                      + _each((2, 7), out=-0.03, up=-0.07) + _each((0, 1, 8, 9), up=-0.04)),
+    # The cheeks (68-point jaw 1, 2, 14, 15) as points 0.55 IOD below the outer eye corners.
+    "AU6": AuMovement(0.25, _each((23, 24, 29, 30), up=0.07) + _each((19, 28), up=0.05)
+                      + _each((19, 28), up=0.10, at_out=0.05, at_down=0.55) + _each((31, 37), up=0.05)),
+    "AU7": AuMovement(0.18, _each((23, 24, 29, 30), up=0.07) + _each((20, 21, 26, 27), up=-0.03)),
+    "AU10": AuMovement(0.25, _each((33, 34, 35), up=0.12) + _each((32, 36), up=0.09)
+                       + _each((43, 44, 45), up=0.11) + _each((14, 15, 16, 17, 18), up=0.04)),
+    "AU12": AuMovement(0.35, _each((31, 37), out=0.105, up=0.21)
+                       + _each((31, 37), out=0.08, up=0.16, **_INNER_CORNER)),
+    "AU14": AuMovement(0.30, _each((31, 37), out=-0.06, up=0.03)
+                       + _each((31, 37), out=-0.05, up=0.02, **_INNER_CORNER)),
+    "AU15": AuMovement(0.35, _each((31, 37), out=0.03, up=-0.16)
+                       + _each((31, 37), up=-0.12, **_INNER_CORNER) + _each((39, 41), up=-0.04)),
+    # The chin (68-point 7-9) as points 0.5 IOD below the lower lip.
+    "AU17": AuMovement(0.30, _each((39, 40, 41), up=0.10) + _each((46, 47, 48), up=0.08)
+                       + _each((39, 40, 41), up=0.08, at_down=0.5)),
+    "AU23": AuMovement(0.22, _each((33, 34, 35), up=-0.05) + _each((39, 40, 41), up=0.05)
+                       + _each((31, 37), out=-0.04)),
+    "AU24": AuMovement(0.22, _each((33, 34, 35), up=-0.04) + _each((39, 40, 41), up=0.04)
+                       + _each((43, 44, 45), up=-0.03) + _each((46, 47, 48), up=0.03)),
+}
+
+if tuple(AU_MOVEMENTS) != AU_NAMES:
+    raise ValueError("AU_MOVEMENTS needs one movement per AU, in the AU table's order")

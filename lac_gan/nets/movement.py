@@ -1,0 +1,260 @@
+"""Face movements: control landmarks moved, spread into a smooth dense flow, applied by a backward
+warp; and the plan of an edit (a movement plus a colour change) that any editor family returns,
+rendered in the aligned crop (training, evaluation) or, by `lac_gan.product.editing`, in the photo.
+
+The kernel is a Gaussian of width sigma tapered to exactly 0 at 3 sigma,
+k(r) = exp(-r^2 / 2 sigma^2) (1 - (r / 3 sigma)^2)^2: smooth everywhere, so a flow built from it
+cannot draw marks, and zero outside, so pixels beyond every moving point's reach keep their values
+bit for bit. Each AU's points are mixed by the normalised rule of the measured warp
+(`../shared/spec/edits_openface_reads.md`): flow_a = sum_k k_k d_k / max(1, sum_k k_k) over AU a's
+points, so neighbouring points do not add up; the AUs' flows then add (AU6 and AU12 both lift).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from lac_gan.data import attention
+from lac_gan.data.au_movements import AU_MOVEMENTS, LEFT_EYE, RIGHT_EYE
+from lac_gan.data.au_table import AU_NAMES, NUM_AUS
+
+KERNEL_REACH = 3.0  # in sigmas: the kernel is exactly 0 beyond
+
+
+@dataclass(frozen=True)
+class ControlTable:
+    """AU_MOVEMENTS flattened to K points (numpy, [K] each): landmark index, placement and move at
+    strength 1 (IOD), kernel sigma (IOD) and the owning AU's index."""
+    landmark: np.ndarray
+    at_out: np.ndarray
+    at_down: np.ndarray
+    out: np.ndarray
+    up: np.ndarray
+    sigma: np.ndarray
+    owner: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.landmark)
+
+    @property
+    def owner_one_hot(self) -> np.ndarray:
+        """[K, 12] float32: which AU each point belongs to."""
+        return np.eye(NUM_AUS, dtype=np.float32)[self.owner]
+
+
+def control_table() -> ControlTable:
+    rows = [(p.landmark, p.at_out, p.at_down, p.out, p.up, AU_MOVEMENTS[au].sigma, a)
+            for a, au in enumerate(AU_NAMES) for p in AU_MOVEMENTS[au].points]
+    columns = list(zip(*rows))
+    return ControlTable(*(np.asarray(c, np.int32 if i in (0, 6) else np.float32) for i, c in enumerate(columns)))
+
+
+CONTROL_TABLE = control_table()
+
+
+def face_frame(landmarks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """49 landmarks [B, 49, 2] (x, y) -> the eyes' midpoint [B, 2], the unit x axis along the eye
+    line [B, 2], the unit y axis perpendicular to it, pointing down the face [B, 2], and the IOD [B]."""
+    landmarks = tf.cast(landmarks, tf.float32)
+    left = tf.reduce_mean(tf.gather(landmarks, LEFT_EYE, axis=1), axis=1)
+    right = tf.reduce_mean(tf.gather(landmarks, RIGHT_EYE, axis=1), axis=1)
+    iod = tf.norm(right - left, axis=-1)
+    x_axis = (right - left) / tf.maximum(iod, 1e-6)[:, None]
+    y_axis = tf.stack([-x_axis[:, 1], x_axis[:, 0]], axis=-1)  # (1, 0) -> (0, 1): down in image coordinates
+    return (left + right) / 2, x_axis, y_axis, iod
+
+
+def control_points(landmarks: tf.Tensor, table: ControlTable = CONTROL_TABLE):
+    """The table's points on faces [B, 49, 2] -> (points [B, K, 2], moves at strength 1 [B, K, 2],
+    radii sigma [B, K]), all in the landmarks' pixels."""
+    landmarks = tf.cast(landmarks, tf.float32)
+    middle, x_axis, y_axis, iod = face_frame(landmarks)
+    anchors = tf.gather(landmarks, table.landmark, axis=1)
+    # +1 right of the midline, -1 left: "out" is away from it; a point on the midline has no side.
+    side = tf.sign(tf.reduce_sum((anchors - middle[:, None]) * x_axis[:, None], axis=-1))[..., None]
+    scale = iod[:, None, None]
+
+    def along(x, down):  # face-frame offsets [K] (IOD) -> image vectors [B, K, 2] (pixels)
+        return scale * (side * x[None, :, None] * x_axis[:, None] + down[None, :, None] * y_axis[:, None])
+    points = anchors + along(table.at_out, table.at_down)
+    moves = along(table.out, -table.up)
+    return points, moves, iod[:, None] * table.sigma[None]
+
+
+def kernel(squared_distance: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
+    """k(r) of the module docstring, from r^2 and sigma (broadcast)."""
+    ratio = squared_distance / tf.square(sigma)
+    taper = tf.nn.relu(1.0 - ratio / KERNEL_REACH ** 2)
+    return tf.exp(-0.5 * ratio) * tf.square(taper)
+
+
+def pixel_grid(height: int, width: int, stride: int = 1, origin=(0.0, 0.0)) -> tf.Tensor:
+    """Pixel-centre coordinates (x, y) [h, w, 2] of an image, every `stride`-th pixel, placed as
+    tf.image.resize's bilinear sampling places a grid `stride` times coarser (centres at
+    (i + 0.5) stride - 0.5); `origin` (x, y) offsets the grid (a window of a larger image)."""
+    ys = (np.arange(height // stride) + 0.5) * stride - 0.5 + origin[1]
+    xs = (np.arange(width // stride) + 0.5) * stride - 0.5 + origin[0]
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    return tf.constant(np.stack([grid_x, grid_y], axis=-1), tf.float32)
+
+
+def kernel_weights(query: tf.Tensor, points: tf.Tensor, radii: tf.Tensor) -> tf.Tensor:
+    """k of every point at every query position: query [B or 1, N, 2], points [B, K, 2], radii
+    [B, K] -> [B, N, K]."""
+    squared = tf.reduce_sum(tf.square(query[:, :, None, :] - points[:, None, :, :]), axis=-1)
+    return kernel(squared, radii[:, None, :])
+
+
+def flow_at(query: tf.Tensor, points: tf.Tensor, moves: tf.Tensor, radii: tf.Tensor,
+            owner_one_hot: tf.Tensor) -> tf.Tensor:
+    """The flow [B, N, 2] at query positions [B or 1, N, 2] of points [B, K, 2] moving by moves
+    [B, K, 2] with kernel widths radii [B, K]; owner_one_hot [K, 12] groups the points by AU for
+    the normalised mix (module docstring)."""
+    weights = kernel_weights(query, points, radii)  # [B, N, K]
+    owners = tf.cast(owner_one_hot, tf.float32)
+    per_au_total = tf.einsum("bnk,ka->bna", weights, owners)
+    per_au_flow = tf.einsum("bnk,bkd,ka->bnad", weights, moves, owners)
+    return tf.reduce_sum(per_au_flow / tf.maximum(per_au_total, 1.0)[..., None], axis=2)
+
+
+def movement_flow(grid: tf.Tensor, points: tf.Tensor, moves: tf.Tensor, radii: tf.Tensor,
+                  owner_one_hot: tf.Tensor) -> tf.Tensor:
+    """`flow_at` every position of a grid [h, w, 2] -> the dense flow [B, h, w, 2]."""
+    flow = flow_at(tf.reshape(grid, [1, -1, 2]), points, moves, radii, owner_one_hot)
+    return tf.reshape(flow, tf.concat([tf.shape(points)[:1], tf.shape(grid)[:2], [2]], 0))
+
+
+def au_windows(grid: tf.Tensor, points: tf.Tensor, radii: tf.Tensor, owner: np.ndarray) -> tf.Tensor:
+    """Each AU's region [B, h, w, 12] in [0, 1] at grid [h, w, 2]: the largest kernel value of its
+    points (1 on a point, 0 beyond every point's reach): where its colour change may act."""
+    weights = kernel_weights(tf.reshape(grid, [1, -1, 2]), points, radii)  # [B, N, K]
+    windows = tf.math.unsorted_segment_max(tf.transpose(weights, [2, 0, 1]), owner, NUM_AUS)  # [12, B, N]
+    windows = tf.maximum(windows, 0.0)  # an AU without points would get the dtype's lowest value
+    return tf.reshape(tf.transpose(windows, [1, 2, 0]), tf.concat([tf.shape(points)[:1], tf.shape(grid)[:2],
+                                                                    [NUM_AUS]], 0))
+
+
+def sample_bilinear(images: tf.Tensor, coordinates: tf.Tensor) -> tf.Tensor:
+    """images [B, H, W, C] read at coordinates [B, h, w, 2] (x, y; pixel centres at integers),
+    bilinear, clamped to the border -> [B, h, w, C]. Differentiable in both."""
+    shape = tf.shape(images)
+    height, width = shape[1], shape[2]
+    x, y = coordinates[..., 0], coordinates[..., 1]
+    x = tf.clip_by_value(x, 0.0, tf.cast(width - 1, tf.float32))
+    y = tf.clip_by_value(y, 0.0, tf.cast(height - 1, tf.float32))
+    x0, y0 = tf.floor(x), tf.floor(y)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
+    x1, y1 = tf.minimum(x0 + 1, width - 1), tf.minimum(y0 + 1, height - 1)
+    flat = tf.reshape(images, [shape[0], -1, shape[3]])
+
+    def at(yy, xx):
+        index = tf.reshape(yy * width + xx, [shape[0], -1])
+        values = tf.gather(flat, index, batch_dims=1)
+        return tf.reshape(values, tf.concat([tf.shape(coordinates)[:3], shape[3:]], 0))
+    top = at(y0, x0) * (1.0 - fx) + at(y0, x1) * fx
+    bottom = at(y1, x0) * (1.0 - fx) + at(y1, x1) * fx
+    return top * (1.0 - fy) + bottom * fy
+
+
+def warp(images: tf.Tensor, flow: tf.Tensor) -> tf.Tensor:
+    """Backward warp: out(x) = images(x - flow(x)), for images and flow of the same size; pixels
+    where the flow is exactly 0 are returned bit-identical."""
+    size = tf.shape(images)
+    ys, xs = tf.meshgrid(tf.range(size[1], dtype=tf.float32), tf.range(size[2], dtype=tf.float32), indexing="ij")
+    grid = tf.stack([xs, ys], axis=-1)[None]
+    moved = sample_bilinear(images, grid - flow)
+    still = tf.reduce_all(tf.equal(flow, 0.0), axis=-1, keepdims=True)
+    return tf.where(still, images, moved)
+
+
+@dataclass
+class EditPlan:
+    """What an editor does to aligned faces, in the crop's pixels, before it is drawn:
+
+    - points, moves [B, K, 2], radii [B, K] and owner_one_hot [K, 12]: the movement (K may be 0);
+    - colour [B, S, S, 3] in [-1, 1] and colour_weight [B, S, S] in [0, 1]: after the movement,
+      each pixel becomes moved + colour_weight * (colour - moved) (Eq. 2 with all AUs' maps summed).
+    Drawn by `render` in the crop, by lac_gan.product.editing at the photo's own resolution."""
+    points: tf.Tensor
+    moves: tf.Tensor
+    radii: tf.Tensor
+    owner_one_hot: tf.Tensor
+    colour: tf.Tensor
+    colour_weight: tf.Tensor
+
+
+def flow_of(plan: EditPlan, size: int, stride: int = 1) -> tf.Tensor:
+    """The plan's flow [B, S, S, 2] over the S x S crop, computed every `stride` pixels and resized
+    bilinearly (a smooth flow loses nothing; training uses stride 4 for speed)."""
+    flow = movement_flow(pixel_grid(size, size, stride), plan.points, plan.moves, plan.radii, plan.owner_one_hot)
+    return flow if stride == 1 else tf.image.resize(flow, [size, size], "bilinear")
+
+
+def moved_landmarks(landmarks: tf.Tensor, plan: EditPlan) -> tf.Tensor:
+    """Where the plan's movement takes the faces' landmarks [B, 49, 2] (the flow at each)."""
+    if not plan.points.shape[1]:
+        return landmarks
+    return landmarks + flow_at(landmarks, plan.points, plan.moves, plan.radii, plan.owner_one_hot)
+
+
+def render(images: tf.Tensor, plan: EditPlan, stride: int = 1) -> tf.Tensor:
+    """The plan drawn on the faces it was made for: images [B, S, S, 3] in [-1, 1] -> edited."""
+    moved = warp(images, flow_of(plan, images.shape[1], stride)) if plan.points.shape[1] else images
+    weight = plan.colour_weight[..., None]
+    edited = moved + weight * (plan.colour - moved)
+    return tf.where(weight > 0, edited, moved)
+
+
+def colour_plan(colours: tf.Tensor, weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per-AU colours [12, B, S, S, 3] and weights [B, S, S, 12] -> (colour, colour_weight) of an
+    EditPlan: Eq. 2's composition, overlaps normalised (attention.normalise_overlaps), as one
+    colour and one weight."""
+    normalised = attention.normalise_overlaps(weights)
+    total = tf.reduce_sum(normalised, axis=-1)
+    weighted = tf.reduce_sum(attention.au_major(normalised) * colours, axis=0)
+    return weighted / tf.maximum(total, 1e-6)[..., None], total
+
+
+class Editor:
+    """What every editor family offers (the paper's CARGs, the region editor, the warp): `plan` an
+    edit of aligned faces, or draw it (`__call__`). Arguments, batch first:
+
+    images [B, S, S, 3] in [-1, 1]; attention_maps [B, S, S, 12]; landmarks [B, 49, 2], the faces' own
+    points in the crop (needed by the families that move them); targets [B, 12] in [0, 1] (0 absent,
+    1 a clearly marked occurrence); chosen [B, 12] 0/1, the AUs the edit may change (default: every
+    trained AU; others keep their pixels exactly); source_labels [B, 12] 0/1/9, the faces' own
+    labels where known (9: unknown, as for any photo).
+    """
+    family: str
+    image_size: int
+    untrained_aus: tuple[str, ...] = ()
+    networks: tuple = ()  # its trained networks (what an export must carry)
+    needs_landmarks = True
+
+    def plan(self, images, attention_maps, landmarks, targets, chosen, source_labels) -> EditPlan:
+        raise NotImplementedError
+
+    def __call__(self, images, attention_maps, targets, *, landmarks=None, chosen=None, source_labels=None):
+        images, attention_maps, landmarks, targets, chosen, source_labels = self.inputs(
+            images, attention_maps, targets, landmarks, chosen, source_labels)
+        return render(images, self.plan(images, attention_maps, landmarks, targets, chosen, source_labels))
+
+    def inputs(self, images, attention_maps, targets, landmarks, chosen, source_labels):
+        """The arguments as float32 / int32 tensors with their defaults filled in."""
+        images = tf.convert_to_tensor(images, tf.float32)
+        batch = tf.shape(images)[0]
+        if landmarks is None:
+            if self.needs_landmarks:
+                raise ValueError(f"the {self.family} editor moves the faces' own landmarks: pass landmarks [B, 49, 2]")
+            landmarks = tf.zeros([batch, 49, 2])
+        active = tf.constant([0.0 if au in self.untrained_aus else 1.0 for au in AU_NAMES])
+        chosen = (tf.broadcast_to(active, [batch, NUM_AUS]) if chosen is None
+                  else tf.cast(chosen, tf.float32) * active)
+        source_labels = (tf.fill([batch, NUM_AUS], 9) if source_labels is None
+                         else tf.cast(source_labels, tf.int32))
+        return (images, tf.convert_to_tensor(attention_maps, tf.float32), tf.cast(landmarks, tf.float32),
+                tf.cast(targets, tf.float32), chosen, source_labels)

@@ -1,0 +1,205 @@
+"""The region editor (beyond the paper): a second generator family beside the CARGs, which moves the
+face instead of redrawing it (docs/paper-notes.md, "The region editor").
+
+Three regions, each the AUs that share a part of the face (brows: AU1, 2, 4; eyes and cheeks:
+AU6, 7; mouth: AU10, 12, 14, 15, 17, 23, 24). For each, a small net sees a crop around the
+region's own control landmarks (lac_gan/data/au_movements.py; the box they and their kernels'
+reach span), with the target of each of its AUs as an input plane, and outputs, per AU, no code:
+
+- a movement: a strength s in [-max, max] of the AU's table movement, plus small residual moves of
+  its control points (|r| <= region_max_residual IOD), spread by the smooth compact kernel of
+  lac_gan/nets/movement.py: a flow that cannot draw marks and is 0 beyond the points' reach;
+- a colour change: colours and an attention on a coarse grid over the crop (region_colour_grid^2),
+  resized smoothly to the face and multiplied by the AU's window (its kernel's reach), so it acts
+  only in the AU's region and cannot be sharper than the grid.
+
+Composition: the face is warped by the summed flow, then the AUs' colours are composed into it by
+Eq. 2 with their weights (attention x window x chosen). An AU not chosen moves nothing and
+colours nothing: outside the chosen AUs' reach the output is the source, bit for bit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lac_gan.data.alignment import canonical_landmarks49
+from lac_gan.data.au_table import AU_NAMES, NUM_AUS
+from lac_gan.nets import movement
+from lac_gan.nets.config import LacGanConfig
+
+REGIONS: dict[str, tuple[str, ...]] = {
+    "brows": ("AU1", "AU2", "AU4"),
+    "eyes": ("AU6", "AU7"),
+    "mouth": ("AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24"),
+}
+LEAKY_SLOPE = 0.2
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    aus: np.ndarray  # AU indices [n]
+    points: np.ndarray  # indices into the control table [k]
+
+
+def regions(table: movement.ControlTable = movement.CONTROL_TABLE) -> tuple[Region, ...]:
+    found = []
+    for name, aus in REGIONS.items():
+        indices = np.array([AU_NAMES.index(a) for a in aus])
+        found.append(Region(name, indices, np.flatnonzero(np.isin(table.owner, indices))))
+    covered = np.sort(np.concatenate([r.aus for r in found]))
+    if not np.array_equal(covered, np.arange(NUM_AUS)):
+        raise ValueError("REGIONS must hold every AU once")
+    return tuple(found)
+
+
+def region_boxes(points: tf.Tensor, radii: tf.Tensor, region: Region, image_size: int) -> tf.Tensor:
+    """The square box [B, 4] (y1, x1, y2, x2 as fractions of the image, tf.image.crop_and_resize's
+    form) around a region's control points and their kernels' reach."""
+    own = tf.gather(points, region.points, axis=1)
+    reach = movement.KERNEL_REACH * tf.gather(radii, region.points, axis=1)[..., None]
+    low = tf.reduce_min(own - reach, axis=1)
+    high = tf.reduce_max(own + reach, axis=1)
+    centre, half = (low + high) / 2, tf.reduce_max(high - low, axis=-1, keepdims=True) / 2
+    low, high = centre - half, centre + half
+    scale = float(image_size - 1)
+    return tf.stack([low[:, 1], low[:, 0], high[:, 1], high[:, 0]], axis=-1) / scale
+
+
+class RegionNet(keras.layers.Layer):
+    """One region's net: crop + target planes -> per AU a movement strength, residual moves of its
+    points, and colour + attention grids."""
+
+    def __init__(self, config: LacGanConfig, region: Region, **kwargs):
+        super().__init__(**kwargs)
+        self.config, self.region = config, region
+        n, k = len(region.aus), len(region.points)
+        self.convs = [keras.layers.Conv2D(c, 4, strides=2, padding="same", name=f"conv{j + 1}")
+                      for j, c in enumerate(config.region_channels)]
+        self.hidden = keras.layers.Dense(64, name="movement_hidden")
+        # Zero-initialised: the editor starts as the identity (no movement), and learns its strengths.
+        self.movement = keras.layers.Dense(n + 2 * k, kernel_initializer="zeros", name="movement")
+        self.colour = keras.layers.Conv2D(4 * n, 3, padding="same", name="colour",
+                                          kernel_initializer=keras.initializers.RandomNormal(stddev=0.01))
+
+    def call(self, crops, targets):
+        n = len(self.region.aus)
+        own_targets = tf.gather(targets, self.region.aus, axis=1)
+        side = tf.shape(crops)[1]
+        planes = tf.tile(own_targets[:, None, None, :], tf.stack([1, side, side, 1]))
+        x = tf.cast(tf.concat([crops, planes], axis=-1), self.compute_dtype)
+        for conv in self.convs:
+            x = tf.nn.leaky_relu(conv(x), LEAKY_SLOPE)
+        flat = tf.reshape(x, [-1, x.shape[1] * x.shape[2] * x.shape[3]])
+        pooled = tf.concat([flat, tf.cast(own_targets, flat.dtype)], axis=-1)
+        head = self.movement(tf.nn.leaky_relu(self.hidden(pooled), LEAKY_SLOPE))
+        strengths = self.config.region_max_strength * tf.tanh(head[:, :n])
+        residuals = self.config.region_max_residual * tf.tanh(tf.reshape(head[:, n:], [-1, len(self.region.points), 2]))
+        grid = self.config.region_colour_grid
+        colour = self.colour(tf.image.resize(x, [grid, grid], "bilinear"))
+        colour = tf.reshape(colour, [-1, grid, grid, n, 4])
+        colour = tf.cast(colour, tf.float32)  # the face's geometry is float32 under any precision policy
+        return (tf.cast(strengths, tf.float32), tf.cast(residuals, tf.float32), tf.tanh(colour[..., :3]),
+                tf.sigmoid(colour[..., 3] + self.config.region_colour_bias))
+
+
+class RegionEditorNet(keras.Model):
+    """The three region nets; `edit_plan` turns their outputs into an EditPlan."""
+
+    def __init__(self, config: LacGanConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.regions = regions()
+        self.region_nets = [RegionNet(config, region, name=region.name) for region in self.regions]
+        for net in self.region_nets:  # attributes, so that tf.train.Checkpoint sees them
+            setattr(self, f"net_{net.name}", net)
+        order = np.concatenate([r.points for r in self.regions])
+        self._table_order = np.argsort(order)  # region-ordered points -> the control table's order
+        au_order = np.concatenate([r.aus for r in self.regions])
+        self._au_order = np.argsort(au_order)
+
+    def edit_plan(self, images, landmarks, targets, chosen, stride: int = 1) -> tuple[movement.EditPlan, dict]:
+        """(the EditPlan, {"strengths" [B, 12], "residuals" [B, K, 2] (IOD), "attention" [B, s, s, 12]
+        on the stride's grid})
+        for faces [B, S, S, 3] with landmarks [B, 49, 2], targets and chosen [B, 12]; the colours and
+        windows are computed every `stride` pixels and resized."""
+        size = self.config.image_size
+        table = movement.CONTROL_TABLE
+        points, table_moves, radii = movement.control_points(landmarks, table)
+        _, _, _, iod = movement.face_frame(landmarks)
+        crop = self.config.region_crop_size
+        strengths, residuals, colours, attentions = [], [], [], []
+        # The colour grids are read every `stride` pixels and resized (they are coarse and smooth).
+        coarse = movement.pixel_grid(size, size, stride)
+        side = size // stride
+        for region, net in zip(self.regions, self.region_nets):
+            boxes = region_boxes(points, radii, region, size)
+            crops = tf.image.crop_and_resize(images, boxes, tf.range(tf.shape(images)[0]), [crop, crop])
+            strength, residual, colour, attention = net(crops, targets)
+            strengths.append(strength)
+            residuals.append(residual)
+            # Each face pixel's place on the region's coarse grid (border values beyond the box,
+            # where the AU windows are 0 anyway).
+            grid = float(self.config.region_colour_grid)
+            scale = float(size - 1)
+            gx = (coarse[None, ..., 0] / scale - boxes[:, 1, None, None]) / (boxes[:, 3] - boxes[:, 1])[:, None, None]
+            gy = (coarse[None, ..., 1] / scale - boxes[:, 0, None, None]) / (boxes[:, 2] - boxes[:, 0])[:, None, None]
+            n = len(region.aus)
+            stacked = tf.concat([tf.reshape(colour, [-1, colour.shape[1], colour.shape[2], 3 * n]), attention], -1)
+            sampled = movement.sample_bilinear(stacked, tf.stack([gx * grid - 0.5, gy * grid - 0.5], axis=-1))
+            colours.append(tf.reshape(sampled[..., :3 * n], [-1, side, side, n, 3]))
+            attentions.append(sampled[..., 3 * n:])
+        strength = tf.gather(tf.concat(strengths, axis=1), self._au_order, axis=1)
+        residual = tf.gather(tf.concat(residuals, axis=1), self._table_order, axis=1)
+        per_point = tf.gather(strength * chosen, table.owner, axis=1)[..., None]
+        point_chosen = tf.gather(chosen, table.owner, axis=1)[..., None]
+        moves = table_moves * per_point + residual * iod[:, None, None] * point_chosen
+        colour = tf.gather(tf.concat(colours, axis=3), self._au_order, axis=3)  # [B, s, s, 12, 3]
+        attention = tf.gather(tf.concat(attentions, axis=3), self._au_order, axis=3)  # [B, s, s, 12]
+        windows = movement.au_windows(coarse, points, radii, table.owner)
+        weights = attention * windows * chosen[:, None, None, :]
+        plan_colour, plan_weight = movement.colour_plan(tf.transpose(colour, [3, 0, 1, 2, 4]), weights)
+        if stride != 1:  # composed on the coarse grid, then resized: smooth, and 12 x fewer full-size maps
+            plan_colour = tf.image.resize(plan_colour, [size, size], "bilinear")
+            plan_weight = tf.image.resize(plan_weight[..., None], [size, size], "bilinear")[..., 0]
+        plan = movement.EditPlan(points=points, moves=moves, radii=radii,
+                                 owner_one_hot=tf.constant(table.owner_one_hot), colour=plan_colour,
+                                 colour_weight=plan_weight)
+        return plan, {"strengths": strength, "residuals": residual, "attention": weights}
+
+    def call(self, images, landmarks, targets, chosen):
+        return movement.render(images, self.edit_plan(images, landmarks, targets, chosen,
+                                                      self.config.flow_stride)[0], self.config.flow_stride)
+
+    def create_weights(self) -> None:
+        """One pass on a canonical face so every variable exists (checkpoints restore into them)."""
+        s = self.config.image_size
+        landmarks = tf.constant(canonical_landmarks49(s)[None], tf.float32)
+        self.edit_plan(tf.zeros([1, s, s, 3]), landmarks, tf.zeros([1, NUM_AUS]), tf.ones([1, NUM_AUS]),
+                       stride=self.config.flow_stride)
+
+
+class RegionSynthesizer(movement.Editor):
+    """A trained region editor as an editor (lac_gan/nets/movement.py:Editor)."""
+    family = "region"
+
+    def __init__(self, config: LacGanConfig, generator: RegionEditorNet):
+        self.config, self.generator, self.networks = config, generator, (generator,)
+        self.image_size, self.untrained_aus = config.image_size, config.untrained_aus
+        s = config.image_size
+        self._plan = tf.function(self._plan_impl, input_signature=[
+            tf.TensorSpec([None, s, s, 3], tf.float32), tf.TensorSpec([None, 49, 2], tf.float32),
+            tf.TensorSpec([None, NUM_AUS], tf.float32), tf.TensorSpec([None, NUM_AUS], tf.float32)])
+
+    def _plan_impl(self, images, landmarks, targets, chosen):
+        plan, _ = self.generator.edit_plan(images, landmarks, targets, chosen)
+        return (plan.points, plan.moves, plan.radii, plan.colour, plan.colour_weight)
+
+    def plan(self, images, attention_maps, landmarks, targets, chosen, source_labels) -> movement.EditPlan:
+        points, moves, radii, colour, weight = self._plan(images, landmarks, targets, chosen)
+        return movement.EditPlan(points=points, moves=moves, radii=radii,
+                                 owner_one_hot=tf.constant(movement.CONTROL_TABLE.owner_one_hot),
+                                 colour=colour, colour_weight=weight)

@@ -1,0 +1,229 @@
+"""The region editor and the warp (lac_gan/nets/movement.py, warp_editor.py, region_editor.py): a
+smooth flow that is zero beyond its AUs' reach, pixels outside the chosen AUs' regions bit-identical,
+the warp moving the table's landmarks the table's way on a real photo, and the `tiny_region` family
+through training, resume, export and editing."""
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lac_gan.common.errors import DataError
+from lac_gan.data import alignment
+from lac_gan.data.au_movements import AU_MOVEMENTS
+from lac_gan.data.au_table import AU_NAMES, NUM_AUS
+from lac_gan.nets import config as config_lib, movement
+from lac_gan.nets.region_editor import RegionEditorNet
+from lac_gan.nets.synthesis import editor_of, load_synthesizer
+from lac_gan.nets.warp_editor import WarpEditor
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def face():
+    """The canonical face at SIZE px with some texture, and its 49 landmarks."""
+    rng = np.random.default_rng(0)
+    image = np.clip(rng.normal(0, 0.4, (1, SIZE, SIZE, 3)), -1, 1).astype(np.float32)
+    return tf.constant(image), tf.constant(alignment.canonical_landmarks49(SIZE)[None], tf.float32)
+
+
+@pytest.fixture(scope="module")
+def random_editor():
+    """A region editor at SIZE px whose movement and colour heads have random weights (trained ones
+    start at zero movement), so that its flow and colours are far from zero."""
+    config = config_lib.tiny_region().replace(image_size=SIZE)
+    keras.utils.set_random_seed(1)
+    net = RegionEditorNet(config)
+    net.create_weights()
+    for region_net in net.region_nets:
+        for variable in region_net.movement.weights + region_net.colour.weights:
+            variable.assign(tf.random.normal(variable.shape, stddev=1.0))
+    return editor_of(config, net)
+
+
+def reach_mask(landmarks, aus) -> np.ndarray:
+    """[S, S] True within 3 sigma of a control point of one of `aus` (computed apart from the
+    editor, from the table)."""
+    points, _, radii = movement.control_points(landmarks)
+    owner = movement.CONTROL_TABLE.owner
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE]
+    mask = np.zeros((SIZE, SIZE), bool)
+    for k in np.flatnonzero(np.isin(owner, [AU_NAMES.index(a) for a in aus])):
+        x, y = points[0, k].numpy()
+        mask |= np.hypot(xs - x, ys - y) < movement.KERNEL_REACH * radii[0, k].numpy()
+    return mask
+
+
+def flow_and_plan(editor, face, targets, chosen):
+    images, landmarks = face
+    inputs = editor.inputs(images, tf.zeros([1, SIZE, SIZE, NUM_AUS]), tf.constant([targets], tf.float32),
+                           landmarks, tf.constant([chosen], tf.float32), None)
+    plan = editor.plan(*inputs)
+    return movement.flow_of(plan, SIZE).numpy()[0], plan
+
+
+# The steepest slope |dk/dr| x sigma a smooth kernel of width sigma may have: a Gaussian's is
+# e^(-1/2) = 0.61; the taper to 0 at 3 sigma makes it 0.74. A kernel with an edge has no bound.
+SMOOTH_KERNEL_SLOPE = 0.75
+
+
+def test_flow_is_smooth_and_zero_beyond_its_aus_reach(random_editor, face):
+    """With random weights the flow moves pixels, its spatial gradient is bounded as a smooth
+    kernel's (2 x SMOOTH_KERNEL_SLOPE x the largest move / the narrowest sigma: two coincident
+    points at most, by the normalised mix), so it cannot draw edges or marks, and it is exactly 0
+    beyond the reach of the chosen AUs' points."""
+    chosen = np.zeros(NUM_AUS)
+    chosen[[AU_NAMES.index("AU12"), AU_NAMES.index("AU1")]] = 1
+    flow, plan = flow_and_plan(random_editor, face, np.ones(NUM_AUS), chosen)
+    moving = np.linalg.norm(plan.moves.numpy()[0], axis=-1) > 0
+    largest_move = np.linalg.norm(plan.moves.numpy()[0], axis=-1).max()
+    bound = 2 * SMOOTH_KERNEL_SLOPE * largest_move / plan.radii.numpy()[0][moving].min()
+    assert np.abs(flow).max() > 1.0  # pixels
+    gradient = max(np.abs(np.diff(flow, axis=0)).max(), np.abs(np.diff(flow, axis=1)).max())
+    assert gradient <= bound
+    outside = ~reach_mask(face[1], ["AU12", "AU1"])
+    assert outside.sum() > SIZE * SIZE // 10
+    assert np.all(flow[outside] == 0)
+
+
+def test_pixels_outside_the_chosen_aus_regions_are_bit_identical(random_editor, face):
+    images, landmarks = face
+    chosen = np.zeros((1, NUM_AUS), np.float32)
+    chosen[0, AU_NAMES.index("AU4")] = 1
+    edited = random_editor(images, tf.zeros([1, SIZE, SIZE, NUM_AUS]), tf.ones([1, NUM_AUS]), landmarks=landmarks,
+                           chosen=chosen).numpy()[0]
+    outside = ~reach_mask(landmarks, ["AU4"])
+    np.testing.assert_array_equal(edited[outside], images.numpy()[0][outside])
+    assert np.abs(edited[~outside] - images.numpy()[0][~outside]).max() > 0.05
+
+
+def test_an_untrained_au_keeps_its_pixels(face):
+    """An AU the model lists as untrained is never chosen: asking for it changes nothing."""
+    images, landmarks = face
+    editor = WarpEditor(SIZE)
+    editor.untrained_aus = ("AU12",)
+    edited = editor(images, tf.zeros([1, SIZE, SIZE, NUM_AUS]), tf.ones([1, NUM_AUS]), landmarks=landmarks,
+                    chosen=tf.one_hot([AU_NAMES.index("AU12")], NUM_AUS))
+    np.testing.assert_array_equal(edited.numpy(), images.numpy())
+
+
+def test_warp_strengths_follow_target_and_known_source():
+    from lac_gan.nets.warp_editor import warp_strengths
+    strengths = warp_strengths(tf.constant([[1.0, 0.0, 0.5, 1.0, 0.0]]), tf.constant([[9, 9, 9, 1, 0]]))
+    np.testing.assert_allclose(strengths.numpy(), [[1.0, -1.0, 0.5, 0.0, 0.0]])
+
+
+@pytest.fixture(scope="module")
+def astronaut_editor():
+    from lac_gan.product.editing import FaceEditor
+    return FaceEditor(load_synthesizer(editor="warp"))
+
+
+@pytest.mark.parametrize("au, moved", [("AU12", (31, 37)), ("AU1", (4, 5)), ("AU15", (31, 37))])
+def test_warp_moves_the_tables_landmarks_its_way_on_a_real_photo(astronaut_editor, astronaut, au, moved):
+    """The warped astronaut's landmarks, re-fitted by the project's own fitter: the AU's landmarks
+    moved at least half the table's distance, in its direction (up for AU12 and AU1, down for AU15),
+    at least twice as far as the landmarks beyond the movement's reach moved (the fit couples them
+    a little), and the photo changed only near the AU's landmarks."""
+    editor = astronaut_editor
+    face = editor.faces(astronaut, all_faces=False)[0]
+    before = editor.fitter.fit(astronaut, face.points5)
+    edited = editor.edit(astronaut, {AU_NAMES.index(au): 1})
+    after = editor.fitter.fit(edited, editor.faces(edited, all_faces=False)[0].points5)
+    _, x_axis, y_axis, iod = (t.numpy()[0] for t in movement.face_frame(tf.constant(before[None], tf.float32)))
+    shift = (after - before) / iod
+    up = -(shift @ y_axis)
+    expected_up = {p.landmark: p.up for p in AU_MOVEMENTS[au].points if p.at_out == p.at_down == 0}
+    for landmark in moved:
+        assert np.sign(up[landmark]) == np.sign(expected_up[landmark])
+        assert abs(up[landmark]) >= 0.5 * abs(expected_up[landmark])
+    reach = movement.KERNEL_REACH * AU_MOVEMENTS[au].sigma
+    anchors = before[[p.landmark for p in AU_MOVEMENTS[au].points]]
+    far = np.linalg.norm((before[:, None] - anchors[None]) / iod, axis=-1).min(axis=1) > reach
+    assert far.sum() >= 10
+    assert np.abs(up[list(moved)]).min() > 2 * np.linalg.norm(shift[far], axis=-1).mean()
+    changed = np.any(edited != astronaut, axis=-1)
+    ys, xs = np.nonzero(changed)
+    face_width = iod * 3
+    centre = before[list(moved)].mean(axis=0)
+    assert np.hypot(xs - centre[0], ys - centre[1]).max() < face_width
+
+
+def test_warp_edits_a_photo_at_its_own_resolution(astronaut_editor, astronaut):
+    """A 1024 px photo: the warp's edit is as sharp as the photo (variance of the Laplacian of the
+    mouth region within 15 % of the original's); a crop pasted back from 200 px would blur it."""
+    from PIL import Image
+    from scipy import ndimage
+    big = np.asarray(Image.fromarray(astronaut).resize((1024, 1024), Image.Resampling.LANCZOS))
+    editor = astronaut_editor
+    face = editor.alignments(big, all_faces=False)[0]
+    edited = editor.edit(big, {AU_NAMES.index("AU12"): 1}, alignments=[face])
+    to_photo = alignment.invert_transform(face.to_crop)
+    corners = alignment.transform_points(to_photo, face.landmarks[[31, 37]])
+    (x0, y0), (x1, y1) = corners.min(axis=0).astype(int) - 20, corners.max(axis=0).astype(int) + 20
+
+    def sharpness(image):
+        return ndimage.laplace(image[y0:y1, x0:x1].mean(axis=-1)).var()
+    assert np.any(edited[y0:y1, x0:x1] != big[y0:y1, x0:x1])
+    assert sharpness(edited) > 0.85 * sharpness(big)
+
+
+def test_a_config_of_one_family_on_the_others_weights_is_one_line_naming_it(tmp_path):
+    """A region checkpoint whose config.json says cargs (or the reverse) is refused naming both."""
+    from builders import write_untrained_checkpoint
+    logdir = write_untrained_checkpoint(tmp_path / "run")
+    values = json.loads((logdir / "config.json").read_text())
+    values.update(generator="region")
+    (logdir / "config.json").write_text(json.dumps(values))
+    with pytest.raises(DataError, match=r"does not fit .*config\.json"):
+        load_synthesizer(str(logdir))
+
+
+@pytest.fixture(scope="module")
+def region_data(tmp_path_factory, astronaut):
+    from builders import write_face_records
+    return write_face_records(tmp_path_factory.mktemp("faces"), astronaut, config_lib.tiny_region().image_size)
+
+
+def region_options(data_dir, logdir, **changes):
+    from lac_gan.training.loop import TrainingOptions
+    values = dict(data_dir=str(data_dir), logdir=str(logdir), steps=4, seed=3, log_every=1, image_every=2,
+                  checkpoint_every=2, eval_every=4, eval_examples=8)
+    values.update(changes)
+    return TrainingOptions(**values)
+
+
+def test_tiny_region_trains_resumes_exactly_exports_and_edits(region_data, tmp_path, astronaut):
+    """The region family through every user path: training (its logdir records the family), an
+    exact resume, held-out R^i, the SavedModel (same output as in process), and a photo edit."""
+    from lac_gan.data.image_range import to_model_range, to_uint8
+    from lac_gan.product.editing import FaceEditor
+    from lac_gan.product.export import export_saved_model
+    from lac_gan.training.loop import run_training
+    config = config_lib.tiny_region()
+    whole = run_training(config, region_options(region_data, tmp_path / "whole"))
+    first = run_training(config, region_options(region_data, tmp_path / "resumed", steps=2))
+    second = run_training(config, region_options(region_data, tmp_path / "resumed", resume=True))
+    assert len(whole) == 4 and first + second == whole
+    assert all(np.isfinite(v) for v in whole[-1].values()) and "loss/cycle" in whole[-1]
+    assert json.loads((tmp_path / "whole" / "config.json").read_text())["generator"] == "region"
+    validation = json.loads((tmp_path / "whole" / "validation.json").read_text())
+    assert validation[-1]["step"] == 4 and validation[-1]["mean"]["r_balanced_accuracy"] is not None
+
+    editor = load_synthesizer(str(tmp_path / "whole"))
+    assert editor.family == "region"
+    size = config.image_size
+    images = to_uint8(tf.constant(np.random.default_rng(0).uniform(-1, 1, (2, size, size, 3)), tf.float32))
+    targets = tf.constant(np.eye(2, NUM_AUS), tf.float32)
+    out = export_saved_model(editor, tmp_path / "saved")
+    served = tf.saved_model.load(str(out)).signatures["serving_default"](image=images, target_labels=targets)["image"]
+    from lac_gan.data import attention
+    landmarks = np.repeat(alignment.canonical_landmarks49(size)[None], 2, 0)
+    maps = np.repeat(attention.canonical_attention_maps(size)[None], 2, 0)
+    expected = to_uint8(editor(to_model_range(images), maps, targets, landmarks=landmarks))
+    np.testing.assert_array_equal(served.numpy(), expected.numpy())
+
+    edited = FaceEditor(editor).edit(astronaut, {AU_NAMES.index("AU12"): 1})
+    assert edited.shape == astronaut.shape and np.any(edited != astronaut)
