@@ -5,7 +5,7 @@
         --openface_bin ../shared/tools/openface/FeatureExtraction --out_dir OUT
 
 Takes `--count` photos (seeded) of the `--part` subjects (of a `lacgan label` folder, `--labels`) whose
-labels say `--absent` is absent, edits each with `--set` as `lacgan edit` does, and labels the edited
+labels say `--absent` is absent (or `--present` present), edits each with `--set` as `lacgan edit` does, and labels the edited
 photos with `lacgan label` (OpenFace FaceLandmarkImg, the labels' own judge). The control: the same
 photos passed through the same path unedited (written as PNG like the edits), labelled the same way.
 Identity: dlib's face descriptors of the face's aligned crop before and after the edit (dlib reads a
@@ -32,16 +32,17 @@ from lac_gan.product.editing import FaceEditor, parse_au_targets
 from tfrecords_tools import label_layout, labeller
 
 
-def chosen_photos(labels_dir: Path, part: str, subjects: str, absent: str, count: int, seed: int) -> list[Path]:
-    """Seeded choice of labelled photos of the part's matching subjects whose `absent` AU is 0."""
+def chosen_photos(labels_dir: Path, part: str, subjects: str, au: str, state: int, count: int,
+                  seed: int) -> list[Path]:
+    """Seeded choice of labelled photos of the part's matching subjects whose label of `au` is `state`."""
     members = [s for s in json.loads((labels_dir / label_layout.FOLDS_NAME).read_text())[part] if re.fullmatch(subjects, s)]
-    column = absent.removeprefix("AU")
+    column = au.removeprefix("AU")
     photos = []
     for subject in members:
         for table_path in sorted((labels_dir / "AU_OCC").glob(f"{subject}_*.csv")):
             table = pd.read_csv(table_path)
             task = table_path.stem.split("_", 1)[1]
-            for frame in table.loc[table[column] == 0, "0"]:
+            for frame in table.loc[table[column] == state, "0"]:
                 photos += sorted((labels_dir / "images" / subject / task).glob(f"{frame}.*"))
     rng = np.random.default_rng(seed)
     return [photos[i] for i in sorted(rng.choice(len(photos), size=min(count, len(photos)), replace=False))]
@@ -65,14 +66,17 @@ def main() -> None:
     parser.add_argument("--part", default="part3")
     parser.add_argument("--subjects", default=".*", help="regular expression on subject ids")
     parser.add_argument("--set", default="AU12=1,AU6=1")
-    parser.add_argument("--absent", default="AU12", help="only photos whose labels have this AU absent")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--absent", help="only photos whose labels have this AU absent (default: AU12)")
+    chosen.add_argument("--present", help="only photos whose labels have this AU present (to judge an edit to 0)")
     parser.add_argument("--count", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--openface_bin", required=True)
     parser.add_argument("--out_dir", required=True, type=Path)
     args = parser.parse_args()
     targets = parse_au_targets(args.set)
-    photos = chosen_photos(args.labels, args.part, args.subjects, args.absent, args.count, args.seed)
+    au, state = (args.present, 1) if args.present else (args.absent or "AU12", 0)
+    photos = chosen_photos(args.labels, args.part, args.subjects, au, state, args.count, args.seed)
     editor = FaceEditor(load_synthesizer(args.checkpoint, args.editor))
     judge = dlib_judge()
     distances, edited_count = [], 0
@@ -95,7 +99,8 @@ def main() -> None:
                                                args.openface_bin)
     distances = np.asarray(distances)
     results = {
-        "checkpoint": args.checkpoint, "editor": args.editor, "set": args.set, "absent": args.absent, "photos": len(photos),
+        "checkpoint": args.checkpoint, "editor": args.editor, "set": args.set, "au": au, "label_before": state,
+        "photos": len(photos),
         "edited": edited_count, "openface_edited": edited_counts, "openface_unedited": source_counts,
         "present_after_edit": edited_rates, "present_unedited": source_rates,
         "identity": {"mean_dlib_distance": float(distances.mean()) if len(distances) else None,

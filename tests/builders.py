@@ -39,13 +39,13 @@ def write_converted_dataset(directory: Path, size: int, examples_by_part: dict[s
 
 
 def write_untrained_checkpoint(logdir: Path, config: LacGanConfig | None = None, seed: int = 0) -> Path:
-    """A training logdir (config.json, checkpoint index, ckpt-1) holding an untrained generator."""
-    from lac_gan.nets.cargs import CARGs
+    """A training logdir (config.json, checkpoint index, ckpt-1) holding an untrained generator of the
+    config's family (default: the tiny CARGs)."""
+    from lac_gan.nets.synthesis import untrained_generator
     config = config or tiny()
     keras.utils.set_random_seed(seed)
     config.save(logdir)
-    generator = CARGs(config, name="cargs")
-    generator.create_weights()
+    generator = untrained_generator(config)["generator"]
     tf.train.CheckpointManager(tf.train.Checkpoint(generator=generator), str(logdir), 1).save(checkpoint_number=1)
     return logdir
 

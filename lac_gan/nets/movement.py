@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from lac_gan.data import attention
 from lac_gan.data.au_movements import AU_MOVEMENTS, LEFT_EYE, RIGHT_EYE
 from lac_gan.data.au_table import AU_NAMES, NUM_AUS
 
@@ -177,7 +176,9 @@ class EditPlan:
 
     - points, moves [B, K, 2], radii [B, K] and owner_one_hot [K, 12]: the movement (K may be 0);
     - colour [B, S, S, 3] in [-1, 1] and colour_weight [B, S, S] in [0, 1]: after the movement,
-      each pixel becomes moved + colour_weight * (colour - moved) (Eq. 2 with all AUs' maps summed).
+      each pixel becomes moved + colour_weight * (colour - moved) (Eq. 2 with all AUs' maps summed);
+    - shade [B, S, S] ([-1, 1] units): then added to all three channels (a lighter or darker skin:
+      furrows, wrinkles, teeth), or None.
     Drawn by `render` in the crop, by lac_gan.product.editing at the photo's own resolution."""
     points: tf.Tensor
     moves: tf.Tensor
@@ -185,6 +186,7 @@ class EditPlan:
     owner_one_hot: tf.Tensor
     colour: tf.Tensor
     colour_weight: tf.Tensor
+    shade: tf.Tensor | None = None
 
 
 def flow_of(plan: EditPlan, size: int, stride: int = 1) -> tf.Tensor:
@@ -205,18 +207,11 @@ def render(images: tf.Tensor, plan: EditPlan, stride: int = 1) -> tf.Tensor:
     """The plan drawn on the faces it was made for: images [B, S, S, 3] in [-1, 1] -> edited."""
     moved = warp(images, flow_of(plan, images.shape[1], stride)) if plan.points.shape[1] else images
     weight = plan.colour_weight[..., None]
-    edited = moved + weight * (plan.colour - moved)
-    return tf.where(weight > 0, edited, moved)
-
-
-def colour_plan(colours: tf.Tensor, weights: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Per-AU colours [12, B, S, S, 3] and weights [B, S, S, 12] -> (colour, colour_weight) of an
-    EditPlan: Eq. 2's composition, overlaps normalised (attention.normalise_overlaps), as one
-    colour and one weight."""
-    normalised = attention.normalise_overlaps(weights)
-    total = tf.reduce_sum(normalised, axis=-1)
-    weighted = tf.reduce_sum(attention.au_major(normalised) * colours, axis=0)
-    return weighted / tf.maximum(total, 1e-6)[..., None], total
+    edited = tf.where(weight > 0, moved + weight * (plan.colour - moved), moved)
+    if plan.shade is None:
+        return edited
+    shade = plan.shade[..., None]
+    return tf.where(tf.equal(shade, 0.0), edited, tf.clip_by_value(edited + shade, -1.0, 1.0))
 
 
 class Editor:

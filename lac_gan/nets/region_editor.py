@@ -9,13 +9,16 @@ reach span), with the target of each of its AUs as an input plane, and outputs, 
 - a movement: a strength s in [-max, max] of the AU's table movement, plus small residual moves of
   its control points (|r| <= region_max_residual IOD), spread by the smooth compact kernel of
   lac_gan/nets/movement.py: a flow that cannot draw marks and is 0 beyond the points' reach;
-- a colour change: colours and an attention on a coarse grid over the crop (region_colour_grid^2),
-  resized smoothly to the face and multiplied by the AU's window (its kernel's reach), so it acts
-  only in the AU's region and cannot be sharper than the grid.
+- a shading: a lighter or darker skin (the same change in R, G and B, |s| <= region_max_shade) on a
+  coarse grid over the crop (region_colour_grid^2), resized smoothly to the face and multiplied by
+  the AU's window (its kernel's reach), so it acts only in the AU's region, cannot be sharper than the
+  grid, and cannot paint a hue: furrows, wrinkles, a cheek's shading and teeth are lighter or darker
+  skin; the RGB colour first tried here drew coloured marks within 500 steps (a red mouth for AU17, a
+  green one for AU14), which a critic took and no detector reads.
 
-Composition: the face is warped by the summed flow, then the AUs' colours are composed into it by
-Eq. 2 with their weights (attention x window x chosen). An AU not chosen moves nothing and
-colours nothing: outside the chosen AUs' reach the output is the source, bit for bit.
+Composition: the face is warped by the summed flow, then the chosen AUs' shadings (x window x
+chosen) are added. An AU not chosen moves nothing and shades nothing: outside the chosen AUs' reach
+the output is the source, bit for bit.
 """
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ def region_boxes(points: tf.Tensor, radii: tf.Tensor, region: Region, image_size
 
 class RegionNet(keras.layers.Layer):
     """One region's net: crop + target planes -> per AU a movement strength, residual moves of its
-    points, and colour + attention grids."""
+    points, and a shading grid."""
 
     def __init__(self, config: LacGanConfig, region: Region, **kwargs):
         super().__init__(**kwargs)
@@ -82,8 +85,11 @@ class RegionNet(keras.layers.Layer):
         self.hidden = keras.layers.Dense(64, name="movement_hidden")
         # Zero-initialised: the editor starts as the identity (no movement), and learns its strengths.
         self.movement = keras.layers.Dense(n + 2 * k, kernel_initializer="zeros", name="movement")
-        self.colour = keras.layers.Conv2D(4 * n, 3, padding="same", name="colour",
-                                          kernel_initializer=keras.initializers.RandomNormal(stddev=0.01))
+        # Small initial weights: the shading starts near 0.
+        self.shade = keras.layers.Conv2D(n, 3, padding="same", name="shade",
+                                         kernel_initializer=keras.initializers.RandomNormal(stddev=0.01))
+        for conv in self.convs:  # attributes, so that tf.train.Checkpoint saves them (it does not see lists)
+            setattr(self, conv.name, conv)
 
     def call(self, crops, targets):
         n = len(self.region.aus)
@@ -99,11 +105,10 @@ class RegionNet(keras.layers.Layer):
         strengths = self.config.region_max_strength * tf.tanh(head[:, :n])
         residuals = self.config.region_max_residual * tf.tanh(tf.reshape(head[:, n:], [-1, len(self.region.points), 2]))
         grid = self.config.region_colour_grid
-        colour = self.colour(tf.image.resize(x, [grid, grid], "bilinear"))
-        colour = tf.reshape(colour, [-1, grid, grid, n, 4])
-        colour = tf.cast(colour, tf.float32)  # the face's geometry is float32 under any precision policy
-        return (tf.cast(strengths, tf.float32), tf.cast(residuals, tf.float32), tf.tanh(colour[..., :3]),
-                tf.sigmoid(colour[..., 3] + self.config.region_colour_bias))
+        shade = tf.cast(self.shade(tf.image.resize(x, [grid, grid], "bilinear")), tf.float32)
+        # float32 outputs: the face's geometry is float32 under any precision policy.
+        return (tf.cast(strengths, tf.float32), tf.cast(residuals, tf.float32),
+                self.config.region_max_shade * tf.tanh(shade))
 
 
 class RegionEditorNet(keras.Model):
@@ -122,23 +127,21 @@ class RegionEditorNet(keras.Model):
         self._au_order = np.argsort(au_order)
 
     def edit_plan(self, images, landmarks, targets, chosen, stride: int = 1) -> tuple[movement.EditPlan, dict]:
-        """(the EditPlan, {"strengths" [B, 12], "residuals" [B, K, 2] (IOD), "attention" [B, s, s, 12]
-        on the stride's grid})
-        for faces [B, S, S, 3] with landmarks [B, 49, 2], targets and chosen [B, 12]; the colours and
-        windows are computed every `stride` pixels and resized."""
+        """(the EditPlan, {"strengths" [B, 12], "residuals" [B, K, 2] (IOD), "shades" [B, s, s, 12]
+        on the stride's grid}) for faces [B, S, S, 3] with landmarks [B, 49, 2], targets and chosen
+        [B, 12]; the shading and the windows are computed every `stride` pixels and resized."""
         size = self.config.image_size
         table = movement.CONTROL_TABLE
         points, table_moves, radii = movement.control_points(landmarks, table)
         _, _, _, iod = movement.face_frame(landmarks)
         crop = self.config.region_crop_size
-        strengths, residuals, colours, attentions = [], [], [], []
-        # The colour grids are read every `stride` pixels and resized (they are coarse and smooth).
+        strengths, residuals, shades = [], [], []
+        # The shading grids are read every `stride` pixels and resized (they are coarse and smooth).
         coarse = movement.pixel_grid(size, size, stride)
-        side = size // stride
         for region, net in zip(self.regions, self.region_nets):
             boxes = region_boxes(points, radii, region, size)
             crops = tf.image.crop_and_resize(images, boxes, tf.range(tf.shape(images)[0]), [crop, crop])
-            strength, residual, colour, attention = net(crops, targets)
+            strength, residual, shade = net(crops, targets)
             strengths.append(strength)
             residuals.append(residual)
             # Each face pixel's place on the region's coarse grid (border values beyond the box,
@@ -147,28 +150,22 @@ class RegionEditorNet(keras.Model):
             scale = float(size - 1)
             gx = (coarse[None, ..., 0] / scale - boxes[:, 1, None, None]) / (boxes[:, 3] - boxes[:, 1])[:, None, None]
             gy = (coarse[None, ..., 1] / scale - boxes[:, 0, None, None]) / (boxes[:, 2] - boxes[:, 0])[:, None, None]
-            n = len(region.aus)
-            stacked = tf.concat([tf.reshape(colour, [-1, colour.shape[1], colour.shape[2], 3 * n]), attention], -1)
-            sampled = movement.sample_bilinear(stacked, tf.stack([gx * grid - 0.5, gy * grid - 0.5], axis=-1))
-            colours.append(tf.reshape(sampled[..., :3 * n], [-1, side, side, n, 3]))
-            attentions.append(sampled[..., 3 * n:])
+            shades.append(movement.sample_bilinear(shade, tf.stack([gx * grid - 0.5, gy * grid - 0.5], axis=-1)))
         strength = tf.gather(tf.concat(strengths, axis=1), self._au_order, axis=1)
         residual = tf.gather(tf.concat(residuals, axis=1), self._table_order, axis=1)
         per_point = tf.gather(strength * chosen, table.owner, axis=1)[..., None]
         point_chosen = tf.gather(chosen, table.owner, axis=1)[..., None]
         moves = table_moves * per_point + residual * iod[:, None, None] * point_chosen
-        colour = tf.gather(tf.concat(colours, axis=3), self._au_order, axis=3)  # [B, s, s, 12, 3]
-        attention = tf.gather(tf.concat(attentions, axis=3), self._au_order, axis=3)  # [B, s, s, 12]
         windows = movement.au_windows(coarse, points, radii, table.owner)
-        weights = attention * windows * chosen[:, None, None, :]
-        plan_colour, plan_weight = movement.colour_plan(tf.transpose(colour, [3, 0, 1, 2, 4]), weights)
-        if stride != 1:  # composed on the coarse grid, then resized: smooth, and 12 x fewer full-size maps
-            plan_colour = tf.image.resize(plan_colour, [size, size], "bilinear")
-            plan_weight = tf.image.resize(plan_weight[..., None], [size, size], "bilinear")[..., 0]
+        shades = tf.gather(tf.concat(shades, axis=3), self._au_order, axis=3) * windows * chosen[:, None, None, :]
+        shade = tf.reduce_sum(shades, axis=-1)  # [B, s, s]: the AUs' shadings add, as their flows do
+        if stride != 1:  # computed on the coarse grid, then resized: smooth, and 12 x fewer full-size maps
+            shade = tf.image.resize(shade[..., None], [size, size], "bilinear")[..., 0]
+        batch = tf.shape(images)[0]
         plan = movement.EditPlan(points=points, moves=moves, radii=radii,
-                                 owner_one_hot=tf.constant(table.owner_one_hot), colour=plan_colour,
-                                 colour_weight=plan_weight)
-        return plan, {"strengths": strength, "residuals": residual, "attention": weights}
+                                 owner_one_hot=tf.constant(table.owner_one_hot), colour=tf.zeros_like(images),
+                                 colour_weight=tf.zeros([batch, size, size]), shade=shade)
+        return plan, {"strengths": strength, "residuals": residual, "shades": shades}
 
     def call(self, images, landmarks, targets, chosen):
         return movement.render(images, self.edit_plan(images, landmarks, targets, chosen,
@@ -196,10 +193,10 @@ class RegionSynthesizer(movement.Editor):
 
     def _plan_impl(self, images, landmarks, targets, chosen):
         plan, _ = self.generator.edit_plan(images, landmarks, targets, chosen)
-        return (plan.points, plan.moves, plan.radii, plan.colour, plan.colour_weight)
+        return (plan.points, plan.moves, plan.radii, plan.shade)
 
     def plan(self, images, attention_maps, landmarks, targets, chosen, source_labels) -> movement.EditPlan:
-        points, moves, radii, colour, weight = self._plan(images, landmarks, targets, chosen)
+        points, moves, radii, shade = self._plan(images, landmarks, targets, chosen)
         return movement.EditPlan(points=points, moves=moves, radii=radii,
                                  owner_one_hot=tf.constant(movement.CONTROL_TABLE.owner_one_hot),
-                                 colour=colour, colour_weight=weight)
+                                 colour=tf.zeros_like(images), colour_weight=tf.zeros_like(shade), shade=shade)

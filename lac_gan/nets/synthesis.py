@@ -20,6 +20,7 @@ from lac_gan.data import attention
 from lac_gan.data.au_table import NUM_AUS
 from lac_gan.data.bp4d import UNKNOWN_LABEL
 from lac_gan.nets import movement
+from lac_gan.nets.bundled import load_bundled_model
 from lac_gan.nets.cargs import CARGs
 from lac_gan.nets.config import LacGanConfig
 from lac_gan.nets.region_editor import RegionEditorNet, RegionSynthesizer
@@ -124,7 +125,8 @@ def editor_of(config: LacGanConfig, generator) -> movement.Editor:
 
 def load_synthesizer(checkpoint: str | None = None, editor: str | None = None) -> movement.Editor:
     """The editor of a training logdir (latest checkpoint) or a checkpoint path, of whichever family
-    it holds; or, with `editor="warp"`, the fixed warp (no checkpoint)."""
+    it holds; with `editor="warp"`, the fixed warp (no checkpoint); with neither, the model bundled
+    in the package (lac_gan/nets/bundled.py)."""
     if editor is not None:
         if editor not in EDITORS_WITHOUT_WEIGHTS:
             raise UsageError(f"--editor {editor}: expected one of {', '.join(EDITORS_WITHOUT_WEIGHTS)}")
@@ -132,6 +134,6 @@ def load_synthesizer(checkpoint: str | None = None, editor: str | None = None) -
             raise UsageError(f"--editor {editor} has no weights: leave out --checkpoint")
         return EDITORS_WITHOUT_WEIGHTS[editor]()
     if checkpoint is None:
-        raise UsageError("no model: pass --checkpoint (a training logdir or checkpoint), or --editor warp")
+        return load_bundled_model()
     config, objects, _ = load_checkpointed(checkpoint, LacGanConfig, untrained_generator)
     return editor_of(config, objects["generator"])

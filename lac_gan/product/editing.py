@@ -150,11 +150,13 @@ class FaceEditor:
     def _edit_face(self, photo: np.ndarray, face: Alignment, targets: dict[int, float]) -> np.ndarray:
         plan = self.plan(photo, face, targets)
         to_photo = alignment.invert_transform(face.to_crop)
-        moved = move_photo(photo, plan, to_photo)
+        edited = move_photo(photo, plan, to_photo)
         weight = plan.colour_weight[0].numpy()
-        if not np.any(weight > 0):
-            return moved
-        return blend_back(moved, to_uint8(plan.colour)[0].numpy(), weight, to_photo)
+        if np.any(weight > 0):
+            edited = blend_back(edited, to_uint8(plan.colour)[0].numpy(), weight, to_photo)
+        if plan.shade is not None:
+            edited = shade_photo(edited, plan.shade[0].numpy(), to_photo)
+        return edited
 
 
 def move_photo(photo: np.ndarray, plan: EditPlan, to_photo: np.ndarray) -> np.ndarray:
@@ -191,6 +193,17 @@ def move_photo(photo: np.ndarray, plan: EditPlan, to_photo: np.ndarray) -> np.nd
     moved = photo.copy()
     moved[y0:y1, x0:x1] = np.where(still, window, np.clip(np.round(sampled), 0, 255)).astype(np.uint8)
     return moved
+
+
+def shade_photo(photo: np.ndarray, shade: np.ndarray, to_photo: np.ndarray) -> np.ndarray:
+    """The plan's shading [S, S] ([-1, 1] units, made in the crop) warped back by `to_photo` and added
+    to the photo's three channels; pixels it does not reach are returned untouched."""
+    height, width = photo.shape[:2]
+    shade = alignment.warp_image(shade.astype(np.float32), to_photo, (width, height))[..., None]
+    if not np.any(shade != 0):
+        return photo
+    shaded = np.clip(np.round(photo + 127.5 * shade), 0, 255)
+    return np.where(shade != 0, shaded, photo).astype(np.uint8)
 
 
 def blend_back(photo: np.ndarray, edited_crop: np.ndarray, weight: np.ndarray, to_photo: np.ndarray) -> np.ndarray:

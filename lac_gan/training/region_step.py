@@ -11,7 +11,7 @@ One step:
      each cut around its AU centres (`roi_crops`), D on real and edited faces;
   4. generator and discriminator gradients from that forward pass, discriminators applied first.
 Generator loss: lambda_image_adv L_adv(D) + sum_i beta_i lambda_2 (L_adv(D^i) + lambda_AU L_label(R^i))
-+ lambda_cycle (|cycle - X^s| + |self edit - X^s|) + lambda_attention mean(colour weights)
++ lambda_cycle (|cycle - X^s| + |self edit - X^s|) + lambda_shade mean(|shading|)
 + lambda_residual mean(residual moves^2) + lambda_strength_prior (strength - (l^t - l^s))^2 (known
 labels; the measured movement as a prior) + lambda_3 L_id; the discriminators' as in Eq. 3, 7, 8.
 """
@@ -27,7 +27,7 @@ from lac_gan.nets.config import LacGanConfig
 from lac_gan.nets.region_editor import RegionEditorNet
 from lac_gan.nets.vggface import VggFaceFeatures
 from lac_gan.training import losses
-from lac_gan.training.step import MODEL_INPUTS, donor_targets, global_mean, make_optimizer
+from lac_gan.training.step import AdversarialTrainer, donor_targets, make_optimizer
 
 
 def roi_crops(images, attention_maps, centres, crop: int) -> tf.Tensor:
@@ -52,7 +52,7 @@ def _l1(a, b):
     return tf.reduce_mean(tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)), axis=[1, 2, 3])
 
 
-class RegionTrainer:
+class RegionTrainer(AdversarialTrainer):
     """The region editor's networks, optimizers, step counter and RNG, plus its train step."""
 
     def __init__(self, config: LacGanConfig, strategy: tf.distribute.Strategy, *, seed: int,
@@ -135,7 +135,7 @@ class RegionTrainer:
             images, edited, maps, batch["au_centres"], source_labels, targets, training=True)
         real_image_logits = self.global_discriminator(images)
         fake_image_logits = self.global_discriminator(edited)
-        attention_mass = tf.reduce_mean(extras["attention"], axis=[1, 2, 3])
+        shade_mass = tf.reduce_mean(tf.abs(extras["shades"]), axis=[1, 2, 3])
         residual = tf.reduce_mean(tf.square(extras["residuals"]), axis=[1, 2])
         # Towards the targets and towards the source's own labels: the measured movement's strength
         # is target - source where both are known (0 when nothing is to change).
@@ -148,7 +148,7 @@ class RegionTrainer:
             "label": losses.label_regression_loss(fake_codes, targets, target_known),
             "adv_img": losses.generator_adversarial_loss(fake_image_logits),
             "cycle": _l1(cycled, images) + _l1(self_edit, images),
-            "attention": sum(tf.split(attention_mass, 2)),
+            "shade": sum(tf.split(shade_mass, 2)),
             "residual": sum(tf.split(residual, 2)),
             "strength_prior": sum(tf.split(prior, 2)),
             "identity": self._identity(edited, images),
@@ -163,39 +163,15 @@ class RegionTrainer:
         local_g = c.lambda_au_adv * (terms["adv_au"] + c.lambda_au_label * terms["label"])
         local_d = c.lambda_au_adv * (terms["d_au"] + c.lambda_au_label * terms["d_label"])
         total_g = (tf.reduce_sum(local_g * beta, axis=-1) + c.lambda_image_adv * terms["adv_img"]
-                   + c.lambda_cycle * terms["cycle"] + c.lambda_attention * terms["attention"]
+                   + c.lambda_cycle * terms["cycle"] + c.lambda_shade * terms["shade"]
                    + c.lambda_residual * terms["residual"] + c.lambda_strength_prior * terms["strength_prior"]
                    + c.lambda_identity * terms["identity"])
         total_d = tf.reduce_sum(local_d * beta, axis=-1) + c.lambda_image_adv * terms["d_img"]
         return total_g, total_d
 
-    def _losses_and_gradients_impl(self, batch, targets, target_known):
-        global_batch = self.config.batch_size
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            terms = self._forward(batch, targets, target_known)
-            total_g, total_d = self._objectives(terms)
-            loss_g, loss_d = global_mean(total_g, global_batch), global_mean(total_d, global_batch)
-            scaled_g = self.generator_optimizer.scale_loss(loss_g)
-            scaled_d = self.discriminator_optimizer.scale_loss(loss_d)
-        g_grads = g_tape.gradient(scaled_g, self.generator_variables)
-        d_grads = d_tape.gradient(scaled_d, self.discriminator_variables)
-        reported = {name: global_mean(value, global_batch) for name, value in terms.items()}
-        reported.update(total_g=loss_g, total_d=loss_d)
-        return reported, g_grads, d_grads
-
-    def _replica_step(self, batch):
-        targets, target_known = donor_targets(self.rng, batch["labels"], batch["known_mask"])
-        inputs = {name: batch[name] for name in MODEL_INPUTS}
-        reported, g_grads, d_grads = self._losses_and_gradients(inputs, targets, target_known)
-        self.discriminator_optimizer.apply_gradients(zip(d_grads, self.discriminator_variables))
-        self.generator_optimizer.apply_gradients(zip(g_grads, self.generator_variables))
-        return reported
-
-    def _train_step_impl(self, distributed_batch):
-        per_replica = self.strategy.run(self._replica_step, args=(distributed_batch,))
-        self.step.assign_add(1)
-        return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-                for name, value in per_replica.items()}
+    def _sample(self, labels, known):
+        """Target labels [B, 12] and which of them are known: other examples' (`donor_targets`)."""
+        return donor_targets(self.rng, labels, known)
 
     # ------------------------------------------------------------------ held-out R^i ------------
 
@@ -214,13 +190,13 @@ class RegionTrainer:
 
     def preview_images(self, batch) -> dict[str, tf.Tensor]:
         """Source, the edit towards its own labels, the edit with known labels flipped, and the
-        colour change's weights of the flipped edit (12 side by side), as [0, 1] images."""
+        flipped edit's shading per AU (12 side by side, 0.5 = none), as [0, 1] images."""
         images, known, labels = batch["image"], batch["known_mask"], batch["labels"]
         landmarks = batch["face_landmarks"]
         flipped = tf.cast(tf.where(known, 1 - labels, 1), tf.float32)
         reconstruction, _, _ = self._edit(images, landmarks, tf.cast(tf.where(known, labels, 0), tf.float32))
         edited, _, extras = self._edit(images, landmarks, flipped)
-        weights = tf.concat(tf.unstack(extras["attention"][..., None], axis=3), axis=2)
+        shades = tf.concat(tf.unstack(extras["shades"][..., None], axis=3), axis=2)
         return {"images/source": (images + 1) / 2, "images/reconstructed": (reconstruction + 1) / 2,
-                "images/edited_flipped_labels": (edited + 1) / 2, "images/attention": weights}
+                "images/edited_flipped_labels": (edited + 1) / 2, "images/shading": 0.5 + shades}
 

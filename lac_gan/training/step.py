@@ -93,7 +93,44 @@ def donor_targets(rng: tf.random.Generator, labels, known):
     return tf.where(donor_known, donor_labels, tf.where(known, labels, 0)), donor_known
 
 
-class LacGanTrainer:
+class AdversarialTrainer:
+    """The distributed train step both trainers share (LacGanTrainer here, RegionTrainer in
+    training/region_step.py): `_sample` draws the step's random inputs, `_forward` gives the
+    per-example loss terms and `_objectives` the generator's and discriminators' totals; both
+    gradients come from that one forward pass and are applied discriminators first."""
+
+    def _losses_and_gradients_impl(self, batch, *sampled):
+        global_batch = self.config.batch_size
+        g_vars, d_vars = self.generator_variables, self.discriminator_variables
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            terms = self._forward(batch, *sampled)
+            total_g, total_d = self._objectives(terms)
+            loss_g, loss_d = global_mean(total_g, global_batch), global_mean(total_d, global_batch)
+            # The identity except under the fp16 LossScaleOptimizer (which unscales in apply).
+            scaled_g = self.generator_optimizer.scale_loss(loss_g)
+            scaled_d = self.discriminator_optimizer.scale_loss(loss_d)
+        g_grads = g_tape.gradient(scaled_g, g_vars)
+        d_grads = d_tape.gradient(scaled_d, d_vars)
+        reported = {name: global_mean(value, global_batch) for name, value in terms.items()}
+        reported.update(total_g=loss_g, total_d=loss_d)
+        return reported, g_grads, d_grads
+
+    def _replica_step(self, batch):
+        sampled = self._sample(batch["labels"], batch["known_mask"])
+        inputs = {name: batch[name] for name in MODEL_INPUTS}
+        reported, g_grads, d_grads = self._losses_and_gradients(inputs, *sampled)
+        self.discriminator_optimizer.apply_gradients(zip(d_grads, self.discriminator_variables))
+        self.generator_optimizer.apply_gradients(zip(g_grads, self.generator_variables))
+        return reported
+
+    def _train_step_impl(self, distributed_batch):
+        per_replica = self.strategy.run(self._replica_step, args=(distributed_batch,))
+        self.step.assign_add(1)
+        return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                for name, value in per_replica.items()}
+
+
+class LacGanTrainer(AdversarialTrainer):
     """All networks, both optimizers, the step counter and the RNG, plus the distributed train step."""
 
     def __init__(self, config: LacGanConfig, strategy: tf.distribute.Strategy, *, seed: int,
@@ -121,6 +158,14 @@ class LacGanTrainer:
                                       else self._losses_and_gradients_impl)
         self.train_step = tf.function(self._train_step_impl)
         self.held_out_readings = tf.function(self._held_out_readings_impl, reduce_retracing=True)
+
+    @property
+    def generator_variables(self) -> list:
+        return self.models.generator_variables
+
+    @property
+    def discriminator_variables(self) -> list:
+        return self.models.discriminator_variables
 
     # ------------------------------------------------------------------ one step ---------------
 
@@ -216,36 +261,6 @@ class LacGanTrainer:
         zero = tf.zeros_like(terms["d_img"])
         total_d = losses.lac_gan_loss(carg_d, beta, zero, zero, terms["d_img"], **outer)
         return total_g, total_d
-
-    def _losses_and_gradients_impl(self, batch, targets, target_known, prior):
-        global_batch = self.config.batch_size
-        g_vars, d_vars = self.models.generator_variables, self.models.discriminator_variables
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            terms = self._forward(batch, targets, target_known, prior)
-            total_g, total_d = self._objectives(terms)
-            loss_g, loss_d = global_mean(total_g, global_batch), global_mean(total_d, global_batch)
-            # The identity except under the fp16 LossScaleOptimizer (which unscales in apply).
-            scaled_g = self.generator_optimizer.scale_loss(loss_g)
-            scaled_d = self.discriminator_optimizer.scale_loss(loss_d)
-        g_grads = g_tape.gradient(scaled_g, g_vars)
-        d_grads = d_tape.gradient(scaled_d, d_vars)
-        reported = {name: global_mean(value, global_batch) for name, value in terms.items()}
-        reported.update(total_g=loss_g, total_d=loss_d)
-        return reported, g_grads, d_grads
-
-    def _replica_step(self, batch):
-        targets, target_known, prior = self._sample(batch["labels"], batch["known_mask"])
-        inputs = {name: batch[name] for name in MODEL_INPUTS}
-        reported, g_grads, d_grads = self._losses_and_gradients(inputs, targets, target_known, prior)
-        self.discriminator_optimizer.apply_gradients(zip(d_grads, self.models.discriminator_variables))
-        self.generator_optimizer.apply_gradients(zip(g_grads, self.models.generator_variables))
-        return reported
-
-    def _train_step_impl(self, distributed_batch):
-        per_replica = self.strategy.run(self._replica_step, args=(distributed_batch,))
-        self.step.assign_add(1)
-        return {name: self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
-                for name, value in per_replica.items()}
 
     # ------------------------------------------------------------------ held-out R^i ------------
 

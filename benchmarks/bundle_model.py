@@ -1,0 +1,49 @@
+"""Write the model that ships in the package (lac_gan/nets/bundled.py) from a training run.
+
+    python benchmarks/bundle_model.py --checkpoint W/region --judged W/region_judged \\
+        --command "bash benchmarks/people_experiment.sh W" --out lac_gan/resources/bundled_model
+
+The manifest records the command that trained it, the data, this repository's commit, the held-out
+scores (every `edit_judged.json` under --judged, by AU) and each file's size and sha256.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+from pathlib import Path
+
+from lac_gan.nets.bundled import write_bundled_model
+
+DATA = ("../shared/datasets/lfw_faces (LFW: 10,358 photos of 4,566 people, research use only) and "
+        "../shared/datasets/video_au (2,045 frames of 12 people), AU occurrence and landmarks by OpenFace 2.0.6 "
+        "(`lacgan label`), fold 1 (parts 1 + 2). Not BP4D, not FACS-coded: OpenFace's static AU models.")
+
+
+def judged_scores(folder: Path) -> dict:
+    scores = {}
+    for path in sorted(folder.glob("*/edit_judged.json")):
+        result = json.loads(path.read_text())
+        au = result["au"]
+        state = "absent" if result["label_before"] == 0 else "present"
+        scores[f"{result['set']} on {result['edited']} held-out photos with {au} {state}"] = {
+            "read_after_edit": result["present_after_edit"][au], "read_unedited": result["present_unedited"][au],
+            "same_person": result["identity"]["same_person_share"]}
+    return scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--judged", type=Path, required=True, help="a folder of edit_judged.py outputs (one per AU)")
+    parser.add_argument("--command", required=True, help="the command that trained the checkpoint")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    about = {"command": args.command, "data": DATA, "commit": commit,
+             "held_out_openface": judged_scores(args.judged)}
+    print(f"wrote {write_bundled_model(args.checkpoint, args.out, about)}")
+
+
+if __name__ == "__main__":
+    main()

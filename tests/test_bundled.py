@@ -1,0 +1,59 @@
+"""The bundled model (lac_gan/nets/bundled.py): written from a training logdir, loaded with every
+file checked against its manifest; a missing, truncated or changed file, or a config.json that does
+not fit the weights, is a one-line error naming the file."""
+import json
+
+import pytest
+
+from builders import write_untrained_checkpoint
+from lac_gan.common.errors import DataError, UsageError
+from lac_gan.data.au_table import AU_NAMES
+from lac_gan.nets import bundled, config as config_lib
+
+
+@pytest.fixture()
+def model_dir(tmp_path):
+    logdir = write_untrained_checkpoint(tmp_path / "run", config_lib.tiny_region())
+    return bundled.write_bundled_model(str(logdir), tmp_path / "bundled", {"command": "test"}).parent
+
+
+def test_a_bundled_model_loads_and_edits(model_dir, astronaut):
+    from lac_gan.product.editing import FaceEditor
+    manifest = json.loads((model_dir / bundled.MANIFEST_NAME).read_text())
+    assert manifest["generator"] == "region" and manifest["command"] == "test" and "step" in manifest
+    assert set(manifest["files"]) == {"config.json", "generator.index", "generator.data-00000-of-00001"}
+    editor = bundled.load_bundled_model(model_dir)
+    assert editor.family == "region"
+    edited = FaceEditor(editor).edit(astronaut, {AU_NAMES.index("AU12"): 1})
+    assert edited.shape == astronaut.shape
+
+
+def test_a_truncated_weights_file_is_named(model_dir):
+    weights = model_dir / "generator.data-00000-of-00001"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(DataError, match=rf"{weights}: truncated"):
+        bundled.load_bundled_model(model_dir)
+
+
+def test_a_missing_file_is_named(model_dir):
+    (model_dir / "generator.index").unlink()
+    with pytest.raises(DataError, match=r"generator\.index: missing"):
+        bundled.load_bundled_model(model_dir)
+
+
+def test_a_config_that_does_not_fit_the_weights_is_named(model_dir):
+    """config.json changed (and the manifest with it, so only the fit can tell): the weights are refused."""
+    values = json.loads((model_dir / "config.json").read_text())
+    values["region_channels"] = [8, 8, 8]
+    (model_dir / "config.json").write_text(json.dumps(values))
+    manifest = json.loads((model_dir / bundled.MANIFEST_NAME).read_text())
+    manifest["files"]["config.json"] = {"bytes": (model_dir / "config.json").stat().st_size,
+                                        "sha256": bundled._sha256(model_dir / "config.json")}
+    (model_dir / bundled.MANIFEST_NAME).write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match=r"generator: does not fit .*config\.json"):
+        bundled.load_bundled_model(model_dir)
+
+
+def test_no_bundled_model_says_what_to_pass(tmp_path):
+    with pytest.raises(UsageError, match="--checkpoint .* or --editor warp"):
+        bundled.load_bundled_model(tmp_path)
