@@ -31,8 +31,9 @@ def face():
 
 @pytest.fixture(scope="module")
 def random_editor():
-    """A region editor at SIZE px whose movement and shading heads have random weights (trained ones
-    start at zero movement), so that its flow and shading are far from zero."""
+    """A region editor at SIZE px whose movement and shading heads have random weights (untrained
+    ones start as the warp, with no shading), so that its gains, residuals and shading are far from
+    zero."""
     config = config_lib.tiny_region().replace(image_size=SIZE)
     keras.utils.set_random_seed(1)
     net = RegionEditorNet(config)
@@ -109,10 +110,32 @@ def test_an_untrained_au_keeps_its_pixels(face):
     np.testing.assert_array_equal(edited.numpy(), images.numpy())
 
 
-def test_warp_strengths_follow_target_and_known_source():
-    from lac_gan.nets.warp_editor import warp_strengths
-    strengths = warp_strengths(tf.constant([[1.0, 0.0, 0.5, 1.0, 0.0]]), tf.constant([[9, 9, 9, 1, 0]]))
-    np.testing.assert_allclose(strengths.numpy(), [[1.0, -1.0, 0.5, 0.0, 0.0]])
+def test_the_requested_change_follows_target_and_known_source():
+    requested = movement.requested_change(tf.constant([[1.0, 0.0, 0.5, 1.0, 0.0]]), tf.constant([[9, 9, 9, 1, 0]]))
+    np.testing.assert_allclose(requested.numpy(), [[1.0, -1.0, 0.5, 0.0, 0.0]])
+
+
+def test_an_untrained_region_editor_moves_as_the_warp(face):
+    """Its learned gain and residuals start at 0: the movement is the warp's, the table's floor a
+    trained model starts from (docs/paper-notes.md, "The region editor")."""
+    config = config_lib.tiny_region().replace(image_size=SIZE)
+    net = RegionEditorNet(config)
+    net.create_weights()
+    targets, chosen = np.ones(NUM_AUS), np.ones(NUM_AUS)
+    _, region_plan = flow_and_plan(editor_of(config, net), face, targets, chosen)
+    _, warp_plan = flow_and_plan(WarpEditor(SIZE), face, targets, chosen)
+    np.testing.assert_allclose(region_plan.moves.numpy(), warp_plan.moves.numpy(), atol=1e-5)
+    assert np.abs(warp_plan.moves.numpy()).max() > 1.0
+
+
+def test_nothing_requested_is_the_source_exactly(random_editor, face):
+    """Targets equal to the face's known labels request no change: a region editor with random
+    weights (gains, residuals and shading far from 0) returns the source bit for bit."""
+    images, landmarks = face
+    labels = tf.constant([[1, 0] * 6], tf.int32)
+    edited = random_editor(images, tf.zeros([1, SIZE, SIZE, NUM_AUS]), tf.cast(labels, tf.float32),
+                           landmarks=landmarks, source_labels=labels)
+    np.testing.assert_array_equal(edited.numpy(), images.numpy())
 
 
 @pytest.fixture(scope="module")

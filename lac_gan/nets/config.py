@@ -68,16 +68,16 @@ class LacGanConfig(SavedConfig):
     region_crop_size: int = 48  # side of the crop around each region's landmarks that its net sees
     region_channels: tuple[int, ...] = (32, 64, 96)  # its 3 stride-2 convolutions
     region_colour_grid: int = 12  # side of the coarse shading grid over a region's crop
-    region_max_strength: float = 1.5  # the learned strength of an AU's movement, x its table movement
+    region_max_gain: float = 0.5  # an AU's movement is its requested change x (1 + g) x its table movement, |g| <= this
     region_max_residual: float = 0.05  # IOD: how far a control point may move off its table direction
     region_max_shade: float = 0.3  # how much lighter or darker the shading may make the skin ([-1, 1] units)
     flow_stride: int = 4  # training computes the flow and colour every K pixels and resizes them (both smooth)
     region_disc_crop: int = 40  # D^i / R^i of the region trainer see each AU's ROI cropped to this side
     lambda_cycle: float = 10.0  # edit to the target and back (and an edit to the source's own labels)
-    lambda_shade: float = 5.0  # the shading kept sparse: the mean of |shading| per AU
+    lambda_shade: float = 2.0  # the shading kept sparse: the mean of |shading| per AU
     lambda_residual: float = 10.0  # squared residual moves (IOD^2): the movement stays the AU's
-    # The measured movement as a prior: (strength - (target - source))^2 where both labels are known.
-    lambda_strength_prior: float = 1.0
+    # The measured movement as a prior: the squared gain g (0: the table's movement, as the warp).
+    lambda_gain: float = 1.0
 
     def __post_init__(self):
         self._check_numbers()
@@ -114,7 +114,7 @@ class LacGanConfig(SavedConfig):
                 raise ValueError(f"{name} must all be at least 1, got {getattr(self, name)}")
         weights = ("lambda_latent_adv", "lambda_au_adv", "lambda_identity", "lambda_tv", "lambda_au_label",
                    "lambda_image_adv", "au_loss_weights", "identity_layer_weights", "lambda_cycle", "lambda_shade", "region_max_shade",
-                   "lambda_residual", "lambda_strength_prior", "region_max_strength", "region_max_residual")
+                   "lambda_residual", "lambda_gain", "region_max_gain", "region_max_residual")
         for name in weights:
             values = getattr(self, name) if isinstance(getattr(self, name), tuple) else (getattr(self, name),)
             if not all(math.isfinite(v) and v >= 0 for v in values):

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from lac_gan.data.au_movements import AU_MOVEMENTS, LEFT_EYE, RIGHT_EYE
 from lac_gan.data.au_table import AU_NAMES, NUM_AUS
+from lac_gan.data.bp4d import UNKNOWN_LABEL
 
 KERNEL_REACH = 3.0  # in sigmas: the kernel is exactly 0 beyond
 
@@ -52,6 +53,16 @@ def control_table() -> ControlTable:
 
 
 CONTROL_TABLE = control_table()
+
+
+def requested_change(targets: tf.Tensor, source_labels: tf.Tensor) -> tf.Tensor:
+    """How far each AU is asked to move [B, 12] (1 = its table movement), from targets [B, 12] in
+    [0, 1] and the source's labels 0/1/9: target - source where the label is known (0 when the AU
+    already is as asked), else the target itself, and -1 (a typical occurrence undone) for a target
+    of 0. The warp moves by it; the region editor scales it by a learned gain."""
+    known = tf.not_equal(source_labels, UNKNOWN_LABEL)
+    unknown_source = tf.where(targets > 0, targets, -1.0)
+    return tf.where(known, targets - tf.cast(source_labels, tf.float32), unknown_source)
 
 
 def face_frame(landmarks: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:

@@ -4,21 +4,26 @@ face instead of redrawing it (docs/paper-notes.md, "The region editor").
 Three regions, each the AUs that share a part of the face (brows: AU1, 2, 4; eyes and cheeks:
 AU6, 7; mouth: AU10, 12, 14, 15, 17, 23, 24). For each, a small net sees a crop around the
 region's own control landmarks (lac_gan/data/au_movements.py; the box they and their kernels'
-reach span), with the target of each of its AUs as an input plane, and outputs, per AU, no code:
+reach span), with the requested change of each of its AUs as an input plane
+(lac_gan/nets/movement.py:requested_change: 1 to switch an absent AU on, -1 to undo one, 0 for
+nothing), and outputs, per AU, no code:
 
-- a movement: a strength s in [-max, max] of the AU's table movement, plus small residual moves of
-  its control points (|r| <= region_max_residual IOD), spread by the smooth compact kernel of
-  lac_gan/nets/movement.py: a flow that cannot draw marks and is 0 beyond the points' reach;
+- a movement: the requested change times a learned gain (1 + g, |g| <= region_max_gain) of the
+  AU's table movement, plus small residual moves of its control points (|r| <= region_max_residual
+  IOD, times the request's size), spread by the smooth compact kernel of lac_gan/nets/movement.py: a
+  flow that cannot draw marks and is 0 beyond the points' reach. The table's movement is the floor
+  the editor starts from and cannot fall far below: a strength learned freely from (target -
+  source) regressed to t - P(source present), 0.0-0.4 of the table for AU12 (docs/paper-notes.md);
 - a shading: a lighter or darker skin (the same change in R, G and B, |s| <= region_max_shade) on a
   coarse grid over the crop (region_colour_grid^2), resized smoothly to the face and multiplied by
-  the AU's window (its kernel's reach), so it acts only in the AU's region, cannot be sharper than the
-  grid, and cannot paint a hue: furrows, wrinkles, a cheek's shading and teeth are lighter or darker
-  skin; the RGB colour first tried here drew coloured marks within 500 steps (a red mouth for AU17, a
-  green one for AU14), which a critic took and no detector reads.
+  the AU's window (its kernel's reach) and the request's size, so it acts only in the AU's region,
+  cannot be sharper than the grid, and cannot paint a hue: furrows, wrinkles, a cheek's shading and
+  teeth are lighter or darker skin; the RGB colour first tried here drew coloured marks within 500
+  steps (a red mouth for AU17, a green one for AU14), which a critic took and no detector reads.
 
-Composition: the face is warped by the summed flow, then the chosen AUs' shadings (x window x
-chosen) are added. An AU not chosen moves nothing and shades nothing: outside the chosen AUs' reach
-the output is the source, bit for bit.
+Composition: the face is warped by the summed flow, then the AUs' shadings (x window x |request|)
+are added. An AU with nothing requested (not chosen, or already as asked) moves nothing and shades
+nothing: outside the requested AUs' reach the output is the source, bit for bit.
 """
 from __future__ import annotations
 
@@ -73,8 +78,8 @@ def region_boxes(points: tf.Tensor, radii: tf.Tensor, region: Region, image_size
 
 
 class RegionNet(keras.layers.Layer):
-    """One region's net: crop + target planes -> per AU a movement strength, residual moves of its
-    points, and a shading grid."""
+    """One region's net: crop + requested-change planes -> per AU a movement gain, residual moves of
+    its points, and a shading grid."""
 
     def __init__(self, config: LacGanConfig, region: Region, **kwargs):
         super().__init__(**kwargs)
@@ -83,7 +88,7 @@ class RegionNet(keras.layers.Layer):
         self.convs = [keras.layers.Conv2D(c, 4, strides=2, padding="same", name=f"conv{j + 1}")
                       for j, c in enumerate(config.region_channels)]
         self.hidden = keras.layers.Dense(64, name="movement_hidden")
-        # Zero-initialised: the editor starts as the identity (no movement), and learns its strengths.
+        # Zero-initialised: the editor starts as the warp (gain 1, no residual), and learns from there.
         self.movement = keras.layers.Dense(n + 2 * k, kernel_initializer="zeros", name="movement")
         # Small initial weights: the shading starts near 0.
         self.shade = keras.layers.Conv2D(n, 3, padding="same", name="shade",
@@ -91,23 +96,23 @@ class RegionNet(keras.layers.Layer):
         for conv in self.convs:  # attributes, so that tf.train.Checkpoint saves them (it does not see lists)
             setattr(self, conv.name, conv)
 
-    def call(self, crops, targets):
+    def call(self, crops, requested):
         n = len(self.region.aus)
-        own_targets = tf.gather(targets, self.region.aus, axis=1)
+        own_requests = tf.gather(requested, self.region.aus, axis=1)
         side = tf.shape(crops)[1]
-        planes = tf.tile(own_targets[:, None, None, :], tf.stack([1, side, side, 1]))
+        planes = tf.tile(own_requests[:, None, None, :], tf.stack([1, side, side, 1]))
         x = tf.cast(tf.concat([crops, planes], axis=-1), self.compute_dtype)
         for conv in self.convs:
             x = tf.nn.leaky_relu(conv(x), LEAKY_SLOPE)
         flat = tf.reshape(x, [-1, x.shape[1] * x.shape[2] * x.shape[3]])
-        pooled = tf.concat([flat, tf.cast(own_targets, flat.dtype)], axis=-1)
+        pooled = tf.concat([flat, tf.cast(own_requests, flat.dtype)], axis=-1)
         head = self.movement(tf.nn.leaky_relu(self.hidden(pooled), LEAKY_SLOPE))
-        strengths = self.config.region_max_strength * tf.tanh(head[:, :n])
+        gains = self.config.region_max_gain * tf.tanh(head[:, :n])
         residuals = self.config.region_max_residual * tf.tanh(tf.reshape(head[:, n:], [-1, len(self.region.points), 2]))
         grid = self.config.region_colour_grid
         shade = tf.cast(self.shade(tf.image.resize(x, [grid, grid], "bilinear")), tf.float32)
         # float32 outputs: the face's geometry is float32 under any precision policy.
-        return (tf.cast(strengths, tf.float32), tf.cast(residuals, tf.float32),
+        return (tf.cast(gains, tf.float32), tf.cast(residuals, tf.float32),
                 self.config.region_max_shade * tf.tanh(shade))
 
 
@@ -126,23 +131,24 @@ class RegionEditorNet(keras.Model):
         au_order = np.concatenate([r.aus for r in self.regions])
         self._au_order = np.argsort(au_order)
 
-    def edit_plan(self, images, landmarks, targets, chosen, stride: int = 1) -> tuple[movement.EditPlan, dict]:
-        """(the EditPlan, {"strengths" [B, 12], "residuals" [B, K, 2] (IOD), "shades" [B, s, s, 12]
-        on the stride's grid}) for faces [B, S, S, 3] with landmarks [B, 49, 2], targets and chosen
-        [B, 12]; the shading and the windows are computed every `stride` pixels and resized."""
+    def edit_plan(self, images, landmarks, requested, stride: int = 1) -> tuple[movement.EditPlan, dict]:
+        """(the EditPlan, {"gains" [B, 12], "residuals" [B, K, 2] (IOD), "shades" [B, s, s, 12] on
+        the stride's grid}) for faces [B, S, S, 3] with landmarks [B, 49, 2] and the requested change
+        [B, 12] in [-1, 1] (movement.requested_change x chosen); the shading and the windows are
+        computed every `stride` pixels and resized."""
         size = self.config.image_size
         table = movement.CONTROL_TABLE
         points, table_moves, radii = movement.control_points(landmarks, table)
         _, _, _, iod = movement.face_frame(landmarks)
         crop = self.config.region_crop_size
-        strengths, residuals, shades = [], [], []
+        gains, residuals, shades = [], [], []
         # The shading grids are read every `stride` pixels and resized (they are coarse and smooth).
         coarse = movement.pixel_grid(size, size, stride)
         for region, net in zip(self.regions, self.region_nets):
             boxes = region_boxes(points, radii, region, size)
             crops = tf.image.crop_and_resize(images, boxes, tf.range(tf.shape(images)[0]), [crop, crop])
-            strength, residual, shade = net(crops, targets)
-            strengths.append(strength)
+            gain, residual, shade = net(crops, requested)
+            gains.append(gain)
             residuals.append(residual)
             # Each face pixel's place on the region's coarse grid (border values beyond the box,
             # where the AU windows are 0 anyway).
@@ -151,13 +157,15 @@ class RegionEditorNet(keras.Model):
             gx = (coarse[None, ..., 0] / scale - boxes[:, 1, None, None]) / (boxes[:, 3] - boxes[:, 1])[:, None, None]
             gy = (coarse[None, ..., 1] / scale - boxes[:, 0, None, None]) / (boxes[:, 2] - boxes[:, 0])[:, None, None]
             shades.append(movement.sample_bilinear(shade, tf.stack([gx * grid - 0.5, gy * grid - 0.5], axis=-1)))
-        strength = tf.gather(tf.concat(strengths, axis=1), self._au_order, axis=1)
+        gain = tf.gather(tf.concat(gains, axis=1), self._au_order, axis=1)
         residual = tf.gather(tf.concat(residuals, axis=1), self._table_order, axis=1)
-        per_point = tf.gather(strength * chosen, table.owner, axis=1)[..., None]
-        point_chosen = tf.gather(chosen, table.owner, axis=1)[..., None]
-        moves = table_moves * per_point + residual * iod[:, None, None] * point_chosen
+        size_of_request = tf.abs(requested)
+        per_point = tf.gather(requested * (1.0 + gain), table.owner, axis=1)[..., None]
+        point_request = tf.gather(size_of_request, table.owner, axis=1)[..., None]
+        moves = table_moves * per_point + residual * iod[:, None, None] * point_request
         windows = movement.au_windows(coarse, points, radii, table.owner)
-        shades = tf.gather(tf.concat(shades, axis=3), self._au_order, axis=3) * windows * chosen[:, None, None, :]
+        shades = (tf.gather(tf.concat(shades, axis=3), self._au_order, axis=3) * windows
+                  * size_of_request[:, None, None, :])
         shade = tf.reduce_sum(shades, axis=-1)  # [B, s, s]: the AUs' shadings add, as their flows do
         if stride != 1:  # computed on the coarse grid, then resized: smooth, and 12 x fewer full-size maps
             shade = tf.image.resize(shade[..., None], [size, size], "bilinear")[..., 0]
@@ -165,18 +173,17 @@ class RegionEditorNet(keras.Model):
         plan = movement.EditPlan(points=points, moves=moves, radii=radii,
                                  owner_one_hot=tf.constant(table.owner_one_hot), colour=tf.zeros_like(images),
                                  colour_weight=tf.zeros([batch, size, size]), shade=shade)
-        return plan, {"strengths": strength, "residuals": residual, "shades": shades}
+        return plan, {"gains": gain, "residuals": residual, "shades": shades}
 
-    def call(self, images, landmarks, targets, chosen):
-        return movement.render(images, self.edit_plan(images, landmarks, targets, chosen,
-                                                      self.config.flow_stride)[0], self.config.flow_stride)
+    def call(self, images, landmarks, requested):
+        return movement.render(images, self.edit_plan(images, landmarks, requested, self.config.flow_stride)[0],
+                               self.config.flow_stride)
 
     def create_weights(self) -> None:
         """One pass on a canonical face so every variable exists (checkpoints restore into them)."""
         s = self.config.image_size
         landmarks = tf.constant(canonical_landmarks49(s)[None], tf.float32)
-        self.edit_plan(tf.zeros([1, s, s, 3]), landmarks, tf.zeros([1, NUM_AUS]), tf.ones([1, NUM_AUS]),
-                       stride=self.config.flow_stride)
+        self.edit_plan(tf.zeros([1, s, s, 3]), landmarks, tf.ones([1, NUM_AUS]), stride=self.config.flow_stride)
 
 
 class RegionSynthesizer(movement.Editor):
@@ -189,14 +196,15 @@ class RegionSynthesizer(movement.Editor):
         s = config.image_size
         self._plan = tf.function(self._plan_impl, input_signature=[
             tf.TensorSpec([None, s, s, 3], tf.float32), tf.TensorSpec([None, 49, 2], tf.float32),
-            tf.TensorSpec([None, NUM_AUS], tf.float32), tf.TensorSpec([None, NUM_AUS], tf.float32)])
+            tf.TensorSpec([None, NUM_AUS], tf.float32)])
 
-    def _plan_impl(self, images, landmarks, targets, chosen):
-        plan, _ = self.generator.edit_plan(images, landmarks, targets, chosen)
+    def _plan_impl(self, images, landmarks, requested):
+        plan, _ = self.generator.edit_plan(images, landmarks, requested)
         return (plan.points, plan.moves, plan.radii, plan.shade)
 
     def plan(self, images, attention_maps, landmarks, targets, chosen, source_labels) -> movement.EditPlan:
-        points, moves, radii, shade = self._plan(images, landmarks, targets, chosen)
+        requested = movement.requested_change(targets, source_labels) * chosen
+        points, moves, radii, shade = self._plan(images, landmarks, requested)
         return movement.EditPlan(points=points, moves=moves, radii=radii,
                                  owner_one_hot=tf.constant(movement.CONTROL_TABLE.owner_one_hot),
                                  colour=tf.zeros_like(images), colour_weight=tf.zeros_like(shade), shade=shade)

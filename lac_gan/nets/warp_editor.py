@@ -1,8 +1,9 @@
 """The `warp` editor: a fixed geometric warp of each AU's own landmarks, with no learned weights.
 
-Each chosen AU moves its control points as lac_gan/data/au_movements.py says, by a strength:
-target - source where the face's label is known (0 when the AU is already as asked), else the
-target itself, and -1 (the typical occurrence undone) for a target of 0. Spread by the smooth,
+Each chosen AU moves its control points as lac_gan/data/au_movements.py says, by the requested
+change (lac_gan/nets/movement.py:requested_change): target - source where the face's label is known
+(0 when the AU is already as asked), else the target itself, and -1 (the typical occurrence undone)
+for a target of 0. Spread by the smooth,
 compact kernel of lac_gan/nets/movement.py, it draws no colour: what OpenFace reads from movement
 alone (AU1, AU2, AU10, AU12 in the measured table) it can switch; the appearance of AU4, AU6, AU7
 ... it cannot. It is the baseline a learned editor must beat, and it edits photos with nothing
@@ -12,18 +13,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from lac_gan.data.bp4d import UNKNOWN_LABEL
 from lac_gan.nets import movement
 
 WARP_CROP_SIZE = 200  # the paper's aligned face; the warp itself is drawn at the photo's resolution
-
-
-def warp_strengths(targets: tf.Tensor, source_labels: tf.Tensor) -> tf.Tensor:
-    """How far each AU moves [B, 12] (1 = the table's movement), from targets [B, 12] in [0, 1] and
-    the source's labels 0/1/9 (module docstring)."""
-    known = tf.not_equal(source_labels, UNKNOWN_LABEL)
-    unknown_source = tf.where(targets > 0, targets, -1.0)
-    return tf.where(known, targets - tf.cast(source_labels, tf.float32), unknown_source)
 
 
 class WarpEditor(movement.Editor):
@@ -35,7 +27,7 @@ class WarpEditor(movement.Editor):
 
     def plan(self, images, attention_maps, landmarks, targets, chosen, source_labels) -> movement.EditPlan:
         points, moves, radii = movement.control_points(landmarks, self.table)
-        strength = warp_strengths(targets, source_labels) * chosen
+        strength = movement.requested_change(targets, source_labels) * chosen
         per_point = tf.gather(strength, self.table.owner, axis=1)[..., None]
         return movement.EditPlan(points=points, moves=moves * per_point, radii=radii,
                                  owner_one_hot=tf.constant(self.table.owner_one_hot),

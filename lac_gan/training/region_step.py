@@ -5,15 +5,17 @@ preview_images, checkpoint), so that the loop (lac_gan/training/loop.py) trains 
 
 One step:
   1. target labels l^t: another example's labels (`donor_targets`, as for the CARGs);
-  2. the editor on 2B inputs, the batch towards l^t and towards its own labels l^s (which must
-     change nothing), then the edits back towards l^s from their moved landmarks (cycle);
+  2. the editor on the batch towards l^t (the requested change l^t - l^s where both are known, 0
+     elsewhere: lac_gan/nets/movement.py:requested_change), then the edits back towards l^s from
+     their moved landmarks (cycle);
   3. D^i / R^i on the real ROIs A_i x X^s (source labels) and on the edited faces' ROIs (targets),
      each cut around its AU centres (`roi_crops`), D on real and edited faces;
   4. generator and discriminator gradients from that forward pass, discriminators applied first.
 Generator loss: lambda_image_adv L_adv(D) + sum_i beta_i lambda_2 (L_adv(D^i) + lambda_AU L_label(R^i))
-+ lambda_cycle (|cycle - X^s| + |self edit - X^s|) + lambda_shade mean(|shading|)
-+ lambda_residual mean(residual moves^2) + lambda_strength_prior (strength - (l^t - l^s))^2 (known
-labels; the measured movement as a prior) + lambda_3 L_id; the discriminators' as in Eq. 3, 7, 8.
++ lambda_cycle |cycle - X^s| + lambda_shade mean(|shading|) + lambda_residual mean(residual moves^2)
++ lambda_gain mean(gain^2) (the measured movement as a prior) + lambda_3 L_id; the discriminators'
+as in Eq. 3, 7, 8. An edit to the source's own labels requests nothing and is the source exactly,
+so it needs no loss.
 """
 from __future__ import annotations
 
@@ -96,10 +98,11 @@ class RegionTrainer(AdversarialTrainer):
 
     # ------------------------------------------------------------------ one step ---------------
 
-    def _edit(self, images, landmarks, targets):
-        """(edited faces, the editor's extras) towards float targets, every trained AU chosen."""
-        chosen = tf.broadcast_to(self._active, tf.shape(targets))
-        plan, extras = self.generator.edit_plan(images, landmarks, targets, chosen, self.config.flow_stride)
+    def _edit(self, images, landmarks, targets, source_labels):
+        """(edited faces, the plan, the editor's extras) towards targets [B, 12] from the faces'
+        labels (0/1/9), every trained AU chosen."""
+        requested = movement.requested_change(tf.cast(targets, tf.float32), source_labels) * self._active
+        plan, extras = self.generator.edit_plan(images, landmarks, requested, self.config.flow_stride)
         return movement.render(images, plan, self.config.flow_stride), plan, extras
 
     def _identity(self, edited, images):
@@ -125,32 +128,20 @@ class RegionTrainer(AdversarialTrainer):
         images, maps, known = batch["image"], batch["attention_maps"], batch["known_mask"]
         landmarks = batch["face_landmarks"]
         source_labels = tf.where(known, batch["labels"], targets)
-        twice = tf.concat([landmarks, landmarks], 0)
-        both, plan, extras = self._edit(tf.concat([images, images], 0), twice,
-                                        tf.cast(tf.concat([targets, source_labels], 0), tf.float32))
-        edited, self_edit = tf.split(both, 2, axis=0)
-        moved, _ = tf.split(movement.moved_landmarks(twice, plan), 2, axis=0)
-        cycled, _, _ = self._edit(edited, moved, tf.cast(source_labels, tf.float32))
+        edited, plan, extras = self._edit(images, landmarks, targets, source_labels)
+        cycled, _, _ = self._edit(edited, movement.moved_landmarks(landmarks, plan), source_labels, targets)
         real_au, fake_au, real_codes, fake_codes = self.local_judgements(
             images, edited, maps, batch["au_centres"], source_labels, targets, training=True)
         real_image_logits = self.global_discriminator(images)
         fake_image_logits = self.global_discriminator(edited)
-        shade_mass = tf.reduce_mean(tf.abs(extras["shades"]), axis=[1, 2, 3])
-        residual = tf.reduce_mean(tf.square(extras["residuals"]), axis=[1, 2])
-        # Towards the targets and towards the source's own labels: the measured movement's strength
-        # is target - source where both are known (0 when nothing is to change).
-        wanted = tf.cast(tf.concat([targets, source_labels], 0) - tf.concat([source_labels, source_labels], 0),
-                         tf.float32)
-        both_known = tf.cast(tf.concat([target_known & known, known], 0), tf.float32)
-        prior = tf.reduce_sum(tf.square(extras["strengths"] - wanted) * both_known, axis=-1) / NUM_AUS
         return {
             "adv_au": losses.generator_adversarial_loss(fake_au),
             "label": losses.label_regression_loss(fake_codes, targets, target_known),
             "adv_img": losses.generator_adversarial_loss(fake_image_logits),
-            "cycle": _l1(cycled, images) + _l1(self_edit, images),
-            "shade": sum(tf.split(shade_mass, 2)),
-            "residual": sum(tf.split(residual, 2)),
-            "strength_prior": sum(tf.split(prior, 2)),
+            "cycle": _l1(cycled, images),
+            "shade": tf.reduce_mean(tf.abs(extras["shades"]), axis=[1, 2, 3]),
+            "residual": tf.reduce_mean(tf.square(extras["residuals"]), axis=[1, 2]),
+            "gain": tf.reduce_mean(tf.square(extras["gains"]), axis=-1),
             "identity": self._identity(edited, images),
             "d_au": losses.discriminator_adversarial_loss(real_au, fake_au, known),
             "d_label": losses.label_regression_loss(real_codes, source_labels, known),
@@ -164,7 +155,7 @@ class RegionTrainer(AdversarialTrainer):
         local_d = c.lambda_au_adv * (terms["d_au"] + c.lambda_au_label * terms["d_label"])
         total_g = (tf.reduce_sum(local_g * beta, axis=-1) + c.lambda_image_adv * terms["adv_img"]
                    + c.lambda_cycle * terms["cycle"] + c.lambda_shade * terms["shade"]
-                   + c.lambda_residual * terms["residual"] + c.lambda_strength_prior * terms["strength_prior"]
+                   + c.lambda_residual * terms["residual"] + c.lambda_gain * terms["gain"]
                    + c.lambda_identity * terms["identity"])
         total_d = tf.reduce_sum(local_d * beta, axis=-1) + c.lambda_image_adv * terms["d_img"]
         return total_g, total_d
@@ -180,8 +171,8 @@ class RegionTrainer(AdversarialTrainer):
         towards `targets` (0/1); batch norm in inference mode."""
         images, maps = batch["image"], batch["attention_maps"]
         targets = tf.cast(targets, batch["labels"].dtype)
-        edited, _, _ = self._edit(images, batch["face_landmarks"], tf.cast(targets, tf.float32))
         source_labels = tf.where(batch["known_mask"], batch["labels"], targets)
+        edited, _, _ = self._edit(images, batch["face_landmarks"], targets, source_labels)
         _, _, real_codes, edited_codes = self.local_judgements(images, edited, maps, batch["au_centres"],
                                                                source_labels, targets, training=False)
         return read_label_code(real_codes), read_label_code(edited_codes)
@@ -189,14 +180,15 @@ class RegionTrainer(AdversarialTrainer):
     # ------------------------------------------------------------------ previews ---------------
 
     def preview_images(self, batch) -> dict[str, tf.Tensor]:
-        """Source, the edit towards its own labels, the edit with known labels flipped, and the
-        flipped edit's shading per AU (12 side by side, 0.5 = none), as [0, 1] images."""
+        """Source, the edit with known labels flipped, that edit taken back to the source's labels
+        (the cycle), and the flipped edit's shading per AU (12 side by side, 0.5 = none), as [0, 1]
+        images."""
         images, known, labels = batch["image"], batch["known_mask"], batch["labels"]
         landmarks = batch["face_landmarks"]
-        flipped = tf.cast(tf.where(known, 1 - labels, 1), tf.float32)
-        reconstruction, _, _ = self._edit(images, landmarks, tf.cast(tf.where(known, labels, 0), tf.float32))
-        edited, _, extras = self._edit(images, landmarks, flipped)
+        sources = tf.where(known, labels, 0)
+        edited, plan, extras = self._edit(images, landmarks, 1 - sources, sources)
+        cycled, _, _ = self._edit(edited, movement.moved_landmarks(landmarks, plan), sources, 1 - sources)
         shades = tf.concat(tf.unstack(extras["shades"][..., None], axis=3), axis=2)
-        return {"images/source": (images + 1) / 2, "images/reconstructed": (reconstruction + 1) / 2,
-                "images/edited_flipped_labels": (edited + 1) / 2, "images/shading": 0.5 + shades}
+        return {"images/source": (images + 1) / 2, "images/edited_flipped_labels": (edited + 1) / 2,
+                "images/cycled_back": (cycled + 1) / 2, "images/shading": 0.5 + shades}
 
