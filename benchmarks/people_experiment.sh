@@ -5,10 +5,13 @@
 # trained on fold 1 (parts 1 + 2); Table 1 on part 3 (LFW's held-out people and video_au's) judged
 # by OpenFace 2.0.6 and by the JAA-Net; the fixture photos edited. docs/results-people.md.
 #
-#   bash benchmarks/people_experiment.sh OUT [LACGAN_STEPS] [JAANET_STEPS]
+#   bash benchmarks/people_experiment.sh OUT [LACGAN_STEPS] [JAANET_STEPS] [REGION_STEPS]
 #
-# OUT gets labels/{lfw,video_au,people}, tfrecords/, jaanet/, lacgan/ (with validation.json: R's
-# held-out indicator), table1_openface/, table1_jaanet/, edits/. Every step resumes: run the same
+# OUT gets labels/{lfw,video_au,people}, tfrecords/, jaanet/, lacgan/ (the paper's CARGs, preset
+# small) and region/ (the region editor, preset region; each with validation.json: R's held-out
+# indicator), table1_openface_*/, table1_jaanet_*/ and region_table1_*/, judged/{region,warp,lacgan}/
+# (benchmarks/edit_judged.py: AU12 on and off, AU1, AU4, AU6, AU7 on, 100 held-out LFW photos each),
+# edits/. Both generators get about the same time on 2 CPU cores (~85 min each). Every step resumes: run the same
 # command again after an interruption. Needs ../shared beside the repository and OpenFace's runtime
 # (bash ../shared/tools/openface/install-runtime.sh, once per machine).
 set -euo pipefail
@@ -16,6 +19,7 @@ cd "$(dirname "$0")/.."
 out=${1:?usage: people_experiment.sh OUT [LACGAN_STEPS] [JAANET_STEPS]}
 lacgan_steps=${2:-1500}
 jaanet_steps=${3:-5000}
+region_steps=${4:-3000}
 shared=../shared
 openface=$shared/tools/openface/FeatureExtraction
 resume() { [ -f "$1/checkpoint" ] && echo --resume || true; }
@@ -41,14 +45,38 @@ if [ "$(trained "$out/lacgan")" -lt "$lacgan_steps" ]; then
   python train.py --data_dir "$out/tfrecords" --logdir "$out/lacgan" --preset small --fold 1 --steps "$lacgan_steps" \
     --identity_weights none --checkpoint_every 250 --image_every 500 --eval_every 250 $(resume "$out/lacgan")
 fi
+if [ "$(trained "$out/region")" -lt "$region_steps" ]; then
+  python train.py --data_dir "$out/tfrecords" --logdir "$out/region" --preset region --fold 1 --steps "$region_steps" \
+    --identity_weights none --checkpoint_every 250 --image_every 500 --eval_every 500 $(resume "$out/region")
+fi
+# Table 1 (evaluate.py writes results.json last: a finished table is not recomputed).
+table1() {  # CHECKPOINT SUBJECTS DETECTOR_FLAGS... OUT
+  local checkpoint=$1 ids=$2 dir=${*: -1}
+  [ -f "$dir/results.json" ] && return 0
+  rm -rf "$dir"
+  python evaluate.py --data_dir "$out/tfrecords" --checkpoint "$checkpoint" --fold 1 --subjects "$ids" \
+    --max_frames 300 --identity_model dlib "${@:3:$#-3}" --out_dir "$dir"
+}
 for group in lfw=S video_au=P; do
   name=${group%=*} ids="${group#*=}.*"
-  python evaluate.py --data_dir "$out/tfrecords" --checkpoint "$out/lacgan" --fold 1 --subjects "$ids" \
-    --max_frames 300 --detector openface --openface_bin "$openface" --identity_model dlib \
-    --out_dir "$out/table1_openface_$name"
-  python evaluate.py --data_dir "$out/tfrecords" --checkpoint "$out/lacgan" --fold 1 --subjects "$ids" \
-    --max_frames 300 --detector jaanet --detector_checkpoint "$out/jaanet" --identity_model dlib \
-    --out_dir "$out/table1_jaanet_$name"
+  for model in lacgan region; do
+    prefix=$([ $model = lacgan ] && echo "" || echo "${model}_")
+    table1 "$out/$model" "$ids" --detector openface --openface_bin "$openface" "$out/${prefix}table1_openface_$name"
+    table1 "$out/$model" "$ids" --detector jaanet --detector_checkpoint "$out/jaanet" "$out/${prefix}table1_jaanet_$name"
+  done
+done
+# Edits judged by OpenFace on held-out LFW people, for each generator and the warp (no weights).
+judge() {  # MODEL SET STATE AU
+  local dir="$out/judged/$1/$2"
+  [ -f "$dir/edit_judged.json" ] && return 0
+  rm -rf "$dir"
+  local source=(--checkpoint "$out/$1"); [ "$1" = warp ] && source=(--editor warp)
+  python benchmarks/edit_judged.py "${source[@]}" --labels "$out/labels/people" --part part3 --subjects 'S.*' \
+    --set "$2" "--$3" "$4" --count 100 --openface_bin "$openface" --out_dir "$dir"
+}
+for model in region warp lacgan; do
+  judge $model AU12=0 present AU12
+  for au in AU12 AU1 AU4 AU6 AU7; do judge $model $au=1 absent $au; done
 done
 python -m lac_gan edit --checkpoint "$out/lacgan" --image "$shared/fixtures/faces" --set AU12=1,AU6=1 \
   --out "$out/edits/AU12_1_AU6_1" --figures "$out/edits/figures"
