@@ -222,3 +222,40 @@ def test_subjects_are_spread_evenly_in_frames_and_people():
     totals = sorted(sum(frames[s] for s in members) for members in parts.values())
     assert totals == [7, 7, 9]  # the 9-photo person's part is filled last, so it gets no one else
     assert sorted(len(members) for members in parts.values()) == [1, 6, 7]
+
+
+def test_an_out_dir_holding_the_input_photos_is_refused_and_they_stay(tmp_path):
+    """`--images data/images --out_dir data` replaced data/images with links to the deleted photos."""
+    data = tmp_path / "data"
+    photo(data / "images" / "alice" / "a.jpg", 1)
+    with pytest.raises(openface_runs.LabelError, match=rf"--out_dir {data} and --images {data / 'images'} overlap"):
+        run_label(data / "images", data)
+    assert (data / "images" / "alice" / "a.jpg").is_file() and not (data / "images").is_symlink()
+    with pytest.raises(openface_runs.LabelError, match="overlap"):
+        run_label(data / "images", data / "images" / "labels")
+
+
+def test_combine_into_one_of_its_inputs_is_refused(people, tmp_path):
+    first, second = tmp_path / "lab1", tmp_path / "labf"
+    run_label(people, first)
+    run_label(people, second, subject_prefix="F")
+    before = sorted(str(p.relative_to(first)) for p in first.rglob("*"))
+    with pytest.raises(openface_runs.LabelError, match=rf"--out_dir {first} and --combine {first} overlap"):
+        labeller.combine([str(first), str(second)], str(first))
+    assert sorted(str(p.relative_to(first)) for p in first.rglob("*")) == before
+    assert not (first / "images" / "S0001").is_symlink()
+
+
+@pytest.mark.parametrize("command", ["label", "combine"])
+def test_an_out_dir_with_a_layout_folder_it_did_not_write_is_never_emptied(people, tmp_path, command):
+    user = tmp_path / "userdir"
+    keep = user / "images" / "mine.jpg"
+    keep.parent.mkdir(parents=True)
+    keep.write_bytes(b"the user's photo")
+    with pytest.raises(openface_runs.LabelError, match=rf"--out_dir {user}: holds images/, which `lacgan label` did not"):
+        if command == "label":
+            run_label(people, user)
+        else:
+            run_label(people, tmp_path / "lab1")
+            labeller.combine([str(tmp_path / "lab1")], str(user))
+    assert keep.read_bytes() == b"the user's photo" and sorted(p.name for p in user.rglob("*")) == ["images", "mine.jpg"]

@@ -33,6 +33,31 @@ def lock_out_dir(out: Path):
     return lock_directory(out, LOCK_NAME, "--out_dir", "labeller", "wait for it to finish, then run this command again")
 
 
+LAYOUT_DIRS = ("images", "AU_OCC", "landmarks_49")  # what write_layout / combine replace as a whole
+
+
+def check_apart(out: Path, flag: str, inputs: list[str]) -> None:
+    """An --out_dir that is, holds or sits inside an input folder (given by `flag`) is refused: the
+    layout written there would replace the input's files (or link to itself)."""
+    target = out.resolve()
+    for folder in inputs:
+        source = Path(folder).resolve()
+        if target == source or source.is_relative_to(target) or target.is_relative_to(source):
+            raise LabelError(f"--out_dir {out} and {flag} {folder} overlap: the labelled layout would replace the "
+                             "input's files; choose an --out_dir outside it")
+
+
+def check_layout_is_ours(out: Path) -> None:
+    """An --out_dir whose images/, AU_OCC/ or landmarks_49/ this command did not write (no manifest or
+    work folder of a labeller beside them) is refused, never emptied."""
+    if (out / MANIFEST_NAME).is_file() or (out / WORK_DIR).is_dir():
+        return
+    for name in LAYOUT_DIRS:
+        if (out / name).exists():
+            raise LabelError(f"--out_dir {out}: holds {name}/, which `lacgan label` did not write and would "
+                             "replace; choose a new or empty --out_dir")
+
+
 def label(images: str, out_dir: str, openface_bin: str | None, *, mode: str = MODE_PHOTOS,
           min_confidence: float = DEFAULT_MIN_CONFIDENCE, workers: int = 1, photos_per_call: int = 100,
           folds: str | None = None, subject_prefix: str = "S", openface_args: str = "",
@@ -54,6 +79,8 @@ def label(images: str, out_dir: str, openface_bin: str | None, *, mode: str = MO
     given_folds = load_folds(folds) if folds else None
     feature_extraction, face_landmark_img = openface_binaries(openface_bin)
     out = check_output_dir("--out_dir", out_dir)
+    check_apart(out, "--images", [images])
+    check_layout_is_ours(out)
     try:
         openface_flags = (*OPENFACE_FLAGS, *shlex.split(openface_args))
     except ValueError as error:
@@ -124,6 +151,8 @@ def combine(inputs: list[str], out_dir: str, command: str = "") -> dict:
                 raise LabelError(f"--combine: subject {subject_dir.name} is in both {owners[subject_dir.name]} and "
                                  f"{folder}; label one of them with another --subject_prefix")
             owners[subject_dir.name] = folder
+    check_apart(out, "--combine", inputs)
+    check_layout_is_ours(out)
     out.mkdir(parents=True, exist_ok=True)
     with lock_out_dir(out):
         staging = out / WORK_DIR / "layout"
@@ -138,7 +167,7 @@ def combine(inputs: list[str], out_dir: str, command: str = "") -> dict:
         for folder in inputs:
             for csv_path in sorted((Path(folder) / "AU_OCC").glob("*.csv")):
                 (staging / "AU_OCC" / csv_path.name).symlink_to(csv_path.resolve())
-        for name in ("images", "AU_OCC", "landmarks_49"):
+        for name in LAYOUT_DIRS:
             replace_dir(staging / name, out / name)
         parts: dict[str, list[str]] = {}
         for folder in inputs:
