@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from lac_gan.common.errors import UsageError, UserError
 from lac_gan.common.json_files import valid_unicode, write_json_atomic
@@ -147,12 +147,19 @@ def find_frames(images: Path, problems: Problems) -> list[Unit]:
     return units
 
 
-def readable_size(path: str) -> tuple[int, int] | None:
-    """(width, height) of a photo that decodes completely, else None."""
+EXIF_ORIENTATION = 0x0112
+TURNED_SIDEWAYS = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
+def readable_photo(path: str) -> tuple[tuple[int, int], int] | None:
+    """((width, height) upright, EXIF orientation (1: stored upright)) of a photo that decodes
+    completely, else None."""
     try:
         with Image.open(path) as image:
             image.load()
-            return image.size
+            orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+            width, height = image.size
+            return ((height, width) if orientation in TURNED_SIDEWAYS else (width, height)), orientation
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
 
@@ -218,15 +225,22 @@ class Labeller:
         inputs.mkdir(parents=True)
         results, links, sizes = {}, {}, {}
         for position, item in enumerate(unit.items):
-            size = readable_size(item.source)
-            if size is None:
+            readable = readable_photo(item.source)
+            if readable is None:
                 results[position] = _skipped(item, "unreadable_image")
                 continue
             # Links with plain names: OpenFace names its CSVs after the input, and a video's frames
-            # must sort in frame order.
-            links[position] = inputs / f"{position:06d}{item.suffix}"
-            links[position].symlink_to(item.source)
-            sizes[position] = size
+            # must sort in frame order. OpenFace reads pixels as stored, ignoring the EXIF
+            # orientation that every viewer (and read_rgb, which convert and edit use) applies: a
+            # photo stored on its side is given to it upright, as a lossless copy.
+            sizes[position], orientation = readable
+            if orientation == 1:
+                links[position] = inputs / f"{position:06d}{item.suffix}"
+                links[position].symlink_to(item.source)
+            else:
+                links[position] = inputs / f"{position:06d}.png"
+                with Image.open(item.source) as stored:
+                    ImageOps.exif_transpose(stored).convert("RGB").save(links[position])
         try:
             if links and self.settings.mode == MODE_PHOTOS:
                 results.update(self._label_photos(unit, links, sizes, inputs, outputs, scratch / "openface.log"))

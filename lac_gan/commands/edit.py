@@ -66,5 +66,5 @@ def main(argv):
     for path in write_figures(figure_faces, synthesizer, Path(FLAGS.figures)) if FLAGS.figures else ():
         logging.info("wrote %s", path)
     if failures:
-        raise UserError(f"{failures} of {len(pairs)} photos could not be edited (each is named above); "
-                        "the others were written")
+        written = "none was written" if failures == len(pairs) else "the others were written"
+        raise UserError(f"{failures} of {len(pairs)} photos could not be edited (each is named above); {written}")

@@ -31,7 +31,10 @@ class DataError(UserError, ValueError):
 
 def check_output_dir(flag: str, path: str | Path) -> Path:
     """A folder a command will create or write into: a UsageError when it, or the nearest part of its
-    path that exists, is a file (found before any work, not when the first output is written)."""
+    path that exists, is a file (found before any work, not when the first output is written), or an
+    empty path (which Path reads as the working directory)."""
+    if not str(path).strip():
+        raise UsageError(f"{flag}: an empty path; expected a folder")
     path = Path(path)
     existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
     if not existing.is_dir():

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from lac_gan.common.errors import DataError, naming_path
 
@@ -21,9 +21,11 @@ SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 
 def read_rgb(path: str | Path) -> np.ndarray:
     """uint8 [H, W, 3] of an image in any mode (greyscale, 16-bit greyscale, RGBA, palette...),
-    converted to RGB."""
+    converted to RGB, turned upright by its EXIF orientation (a phone's photo shown upright everywhere
+    is stored on its side; OpenCV, and so OpenFace, applies the tag too)."""
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as stored:
+            image = ImageOps.exif_transpose(stored)
             if image.mode in SIXTEEN_BIT_MODES:
                 grey = np.round(np.asarray(image, np.float64) / 257.0)  # 0..65535 -> 0..255
                 return np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=-1)

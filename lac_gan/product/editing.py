@@ -220,12 +220,23 @@ def photo_pairs(image: str | Path, out: str | Path) -> list[tuple[Path, Path]]:
     """(input, output) paths: one photo -> one file, or a folder of photos -> a folder. Paths that
     cannot work are a UsageError here, before any model is loaded; so is an output that would replace
     one of the input photos (the same path however spelled, `./me.jpg` or through a symlink: see
-    `refuse_overwriting_photos`)."""
+    `refuse_overwriting_photos`). Of a folder, only its regular files are read (a FIFO named x.jpg
+    would hang the run); its subfolders are counted in a warning, not entered."""
+    for flag, value in (("--image", image), ("--out", out)):
+        if not str(value).strip():
+            raise UsageError(f"{flag}: an empty path; expected a photo or a folder")
     image, out = Path(image), Path(out)
     if image.is_dir():
-        photos = sorted(p for p in image.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+        entries = sorted(image.iterdir())
+        photos = [p for p in entries if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file()]
         if not photos:
             raise UsageError(f"--image {image}: no photos ({', '.join(PHOTO_SUFFIXES)}) in this folder")
+        if out.suffix.lower() in PHOTO_SUFFIXES and not out.is_dir():
+            raise UsageError(f"--out {out}: a photo file name, but --image {image} is a folder; expected a folder")
+        subfolders = sum(p.is_dir() for p in entries)
+        if subfolders:
+            logging.warning("--image %s: %d subfolder(s) not entered (only the folder's own photos are edited)",
+                            image, subfolders)
         check_output_dir("--out", out)
         if same_path(image, out):
             raise UsageError(f"--out {out}: is the --image folder {image}; the edits would replace the original "

@@ -1,0 +1,93 @@
+"""What users hand the commands (issue 34): empty paths, a photo file name for a folder's output,
+FIFOs and subfolders among photos, phone photos stored on their side (EXIF orientation), and the
+message when no photo of a folder could be edited."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO_ROOT
+from lac_gan.common.errors import UsageError, check_output_dir
+from lac_gan.data.image_io import read_rgb
+from lac_gan.product.editing import photo_pairs
+from tfrecords_tools.openface_runs import readable_photo
+
+
+def save(path, shape=(8, 8, 3)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros(shape, np.uint8)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("image, out", [("", "out.png"), ("a.png", ""), ("  ", "out")])
+def test_an_empty_path_is_an_error_not_the_working_directory(tmp_path, monkeypatch, image, out):
+    monkeypatch.chdir(tmp_path)
+    save(tmp_path / "a.png")
+    flag = "--image" if not image.strip() else "--out"
+    with pytest.raises(UsageError, match=rf"^{flag}: an empty path"):
+        photo_pairs(image, out)
+    with pytest.raises(UsageError, match="^--out_dir: an empty path"):
+        check_output_dir("--out_dir", "")
+
+
+def test_a_folder_of_photos_with_a_photo_file_name_out_is_an_error(tmp_path):
+    save(tmp_path / "photos" / "a.png")
+    with pytest.raises(UsageError, match=r"--out .*x\.png: a photo file name, but --image .*photos is a folder"):
+        photo_pairs(tmp_path / "photos", tmp_path / "out" / "x.png")
+    assert not (tmp_path / "out").exists()
+
+
+def test_only_regular_files_are_read_and_subfolders_are_counted(tmp_path, caplog):
+    photos = tmp_path / "photos"
+    save(photos / "a.png")
+    os.mkfifo(photos / "x.jpg")  # reading it would block forever
+    save(photos / "trip" / "b.png")
+    with caplog.at_level("WARNING"):
+        pairs = photo_pairs(photos, tmp_path / "edited")
+    assert pairs == [(photos / "a.png", tmp_path / "edited" / "a.png")]
+    assert "1 subfolder(s) not entered" in caplog.text
+
+
+@pytest.fixture()
+def phone_photo(tmp_path, astronaut):
+    """The astronaut (cut to 512 x 400, portrait) stored on its side with EXIF orientation 6, as a
+    phone writes it: viewers turn it 90 degrees clockwise to show it upright."""
+    upright = astronaut[:, 56:456]
+    stored = Image.fromarray(np.rot90(upright, k=1))  # 90 degrees counter-clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    stored.save(path, exif=exif, quality=95)
+    return path, upright
+
+
+def test_a_phone_photo_is_read_upright(phone_photo):
+    path, upright = phone_photo
+    image = read_rgb(path)
+    assert image.shape == upright.shape
+    assert np.abs(image.astype(int) - upright).mean() < 4  # JPEG's loss only
+    assert readable_photo(str(path)) == ((400, 512), 6)
+
+
+def test_a_phone_photo_is_edited_upright(phone_photo, tmp_path):
+    from lac_gan.nets.synthesis import load_synthesizer
+    from lac_gan.product.editing import FaceEditor
+    path, upright = phone_photo
+    editor = FaceEditor(load_synthesizer(editor="warp"))
+    photo = read_rgb(path)
+    assert editor.alignments(photo, all_faces=False)  # "no face found" when read as stored
+    assert editor.edit(photo, {6: 1}).shape == upright.shape
+
+
+def test_no_photo_edited_says_none_was_written(tmp_path):
+    photos = tmp_path / "photos"
+    for name in ("wall.png", "floor.png"):
+        save(photos / name, (120, 160, 3))
+    result = subprocess.run([sys.executable, "-m", "lac_gan", "edit", "--editor", "warp", "--image", str(photos),
+                             "--set", "AU12", "--out", str(tmp_path / "edited")], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "2 of 2 photos could not be edited (each is named above); none was written" in result.stderr
