@@ -223,3 +223,18 @@ def test_table1_with_the_warp_editor_needs_no_checkpoint(data_dir, tmp_path):
     assert (out / "figures" / "fig3_single_aus.png").is_file() and (out / "table1.md").is_file()
     # The warp moved the faces where a pair's labels differ; its reach is larger than JAA-Net's maps.
     assert results["preservation"]["mae_inside_au_regions"] > 0
+
+
+def test_a_second_run_into_the_same_out_dir_replaces_the_first_as_a_whole(data_dir, tmp_path):
+    """After an 8-pair run, a 2-pair run into the same folder left 6 old images beside 2 new ones in
+    each set and a table1.md of 8 pairs beside a results.json of 2."""
+    out = tmp_path / "run"
+    first = evaluate(data_dir, out, max_frames=8)
+    assert first["protocol"]["pairs"] == 8
+    (out / "notes.txt").write_text("the user's own file")
+    second = evaluate(data_dir, out, max_frames=2, detector="none")
+    assert second["protocol"]["pairs"] == 2
+    for set_name in ("real", "synthetic"):
+        assert len(list((out / "sets" / set_name).glob("*.png"))) == 2
+    assert not (out / "table1.md").exists() and not (out / "table1.csv").exists()
+    assert (out / "notes.txt").read_text() == "the user's own file"

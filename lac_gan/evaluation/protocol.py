@@ -21,6 +21,7 @@ import dataclasses
 import logging
 import math
 import re
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,24 @@ class EvaluationConfig:
 
 
 DETECTOR_NAMES = ("openface", "precomputed", "jaanet", "none")
+
+
+# What one evaluation writes into --out_dir. An earlier run's are removed as a whole before a new run
+# writes its first image: two runs never mix (sets of 8 and of 2 pairs, an old table1.md beside a new
+# results.json).
+RUN_OUTPUTS = ("sets", "figures", "detector", "table1.md", "table1.csv", "results.json")
+
+
+def replace_earlier_run(out_dir: Path) -> None:
+    earlier = [name for name in RUN_OUTPUTS if (out_dir / name).exists() or (out_dir / name).is_symlink()]
+    if earlier:
+        logging.warning("%s: replacing the earlier evaluation there (%s)", out_dir, ", ".join(earlier))
+    for name in earlier:
+        path = out_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def build_detector(name: str, *, work_dir: str | Path, openface_bin: str | None = None,
@@ -446,6 +465,7 @@ def run_evaluation(config: EvaluationConfig, *, synthesizer: Synthesizer | None 
         raise UsageError(f"{int(np.sum(sources[0] == 'source'))} pairs' source frames are not real-set frames "
                          "(a --max_frames subsample): run your detector on sets/source as well and pass "
                          "--precomputed_source")
+    replace_earlier_run(out_dir)
     outcome = synthesise_sets(files, image_size, index, pairs, synthesizer, out_dir, config.batch_size,
                               judge, config.figure_faces)
     figure_paths = figures.write_figures(outcome.figure_faces, synthesizer, out_dir / "figures")
