@@ -46,7 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     if command not in COMMANDS:
         print(f"lacgan: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         raise SystemExit(2)
-    module = import_quietly(COMMANDS[command][0], verbose=asks_for_verbosity(argv[2:]))
+    try:
+        module = import_quietly(COMMANDS[command][0], verbose=asks_for_verbosity(argv[2:]))
+    except KeyboardInterrupt:  # TensorFlow's import takes seconds
+        print(f"lacgan {command}: interrupted before it started; nothing was written", file=sys.stderr)
+        raise SystemExit(130) from None
     # absl's --help shows the main module's docstring and the key flags of sys.argv[0]: make both
     # the command's.
     program = f"lacgan {command}"
@@ -140,17 +144,51 @@ def _parse_flags(program: str, argv: list[str]) -> list[str]:
         report_error(program, f"{error} (--help lists the flags)", 2)
 
 
+# What an interrupt (Ctrl-C) leaves, by command: said in one line, exit status 130 (128 + SIGINT).
+INTERRUPTED = {
+    "convert": "the finished shards are kept; the same command resumes",
+    "label": "the photos labelled so far are kept; the same command resumes",
+    "train": "the checkpoints written so far are kept in --logdir; add --resume to continue from the newest",
+    "train-detector": "the checkpoints written so far are kept in --logdir; add --resume to continue from the newest",
+    "evaluate": "this run's table is not written; run it again (it replaces what this run wrote)",
+    "edit": "the photos already edited are written; the others are not",
+    "export": "no SavedModel was completed; run it again",
+}
+
+
 def _reporting_errors(main_function, program: str):
     @functools.wraps(main_function)
     def main(argv):
         try:
             return main_function(argv)
-        except _faults_outside_the_program() as error:
+        except (KeyboardInterrupt, Exception) as error:
+            if isinstance(error, KeyboardInterrupt) or _after_an_interrupt(error):
+                report_interrupt(program)
+            if not isinstance(error, _faults_outside_the_program()):
+                raise
             if flags.FLAGS.verbosity >= 1:
                 traceback.print_exc()
             report_error(program, error if isinstance(error, UserError) else fault_message(error),
                          getattr(error, "exit_code", 1))
     return main
+
+
+def report_interrupt(program: str) -> None:
+    kept = INTERRUPTED.get(program.split()[-1], "what was written so far is kept")
+    print(f"{program}: interrupted; {kept}", file=sys.stderr, flush=True)
+    raise SystemExit(130)
+
+
+def _after_an_interrupt(error: BaseException) -> bool:
+    """Whether an error was raised while a KeyboardInterrupt was being handled (a library's cleanup
+    failing half-way: the AttributeError a Ctrl-C during an edit chained to it)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        error = error.__context__
+    return False
 
 
 def _faults_outside_the_program() -> tuple[type[BaseException], ...]:

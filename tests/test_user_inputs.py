@@ -91,3 +91,31 @@ def test_no_photo_edited_says_none_was_written(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert "2 of 2 photos could not be edited (each is named above); none was written" in result.stderr
+
+
+def interrupted(command: list[str], started, timeout: float = 240.0) -> subprocess.CompletedProcess:
+    """Runs `python -m lac_gan COMMAND`, sends SIGINT (Ctrl-C) once `started()` is true, and waits."""
+    import signal
+    import time
+    process = subprocess.Popen([sys.executable, "-m", "lac_gan", *command], cwd=REPO_ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while not started() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_ctrl_c_during_an_edit_is_one_line_and_exit_130(tmp_path, astronaut):
+    photos, out = tmp_path / "photos", tmp_path / "edited"
+    photos.mkdir()
+    for number in range(40):
+        Image.fromarray(astronaut).save(photos / f"{number:02d}.png")
+    result = interrupted(["edit", "--editor", "warp", "--image", str(photos), "--set", "AU12", "--out", str(out)],
+                         lambda: out.is_dir() and any(out.glob("*.png")))
+    assert result.returncode == 130, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "lacgan edit: interrupted; the photos already edited are written; the others are not")
+    assert not [p for p in out.iterdir() if "partial" in p.name]
