@@ -9,13 +9,13 @@ import functools
 import importlib
 import logging
 import os
-import re
 import sys
 import traceback
 
 from absl import app, flags
 
 from lac_gan.common.errors import UserError, fault_message
+from lac_gan.common.native_output import native_stderr_silenced, wants_everything
 
 COMMANDS = {
     "convert": ("tfrecords_tools.convert", "BP4D images + AU_OCC CSVs -> aligned TFRecords with attention maps"),
@@ -81,7 +81,7 @@ def import_quietly(name: str, verbose: bool = False):
     on a machine without a GPU. TF writes the start-up lines to file descriptor 2 before it applies
     any TF_CPP_MIN_LOG_LEVEL (even 3 shows them), so that descriptor is pointed at /dev/null for the
     import, and TF's Python logger shows warnings and errors only. The rule, by the user's
-    TF_CPP_MIN_LOG_LEVEL (read as TF reads it, `tensorflow_log_level`):
+    TF_CPP_MIN_LOG_LEVEL (read as TF reads it, lac_gan/common/native_output.py):
 
     - unset: the quiet import, then 3 (only FATAL) for the run;
     - 1 or more (1 hides INFO, 2 also WARNING, 3 also ERROR): the quiet import, so nothing TF writes
@@ -89,30 +89,21 @@ def import_quietly(name: str, verbose: bool = False):
       warnings and errors, 2 its errors, 3 FATAL only);
     - 0 or below (everything), or `verbose` (--verbosity 1 or more): everything is left to TensorFlow.
     """
-    user_level = tensorflow_log_level(os.environ.get("TF_CPP_MIN_LOG_LEVEL"))
-    if verbose or (user_level is not None and user_level <= 0):
+    if verbose or wants_everything():
         return importlib.import_module(name)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            module = importlib.import_module(name)
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # TF's Python INFO lines (checkpoint sharding...)
+    with native_stderr_silenced():
+        module = importlib.import_module(name)
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    # TensorFlow's own modules also log INFO lines through absl (checkpoint "Sharding callback
+    # duration", SavedModel "Writing fingerprint"): not the project's lines.
+    logging.getLogger("absl").addFilter(_tensorflow_info_dropped)  # TF's Python INFO lines (checkpoint sharding...)
     return module
 
 
-def tensorflow_log_level(value: str | None) -> int | None:
-    """TF_CPP_MIN_LOG_LEVEL as TensorFlow's C++ reads it: its leading integer, 0 (show everything)
-    when there is none (`""`, `"info"`); None when the variable is unset."""
-    if value is None:
-        return None
-    number = re.match(r"\s*[+-]?\d+", value)
-    return int(number.group()) if number else 0
+def _tensorflow_info_dropped(record: logging.LogRecord) -> bool:
+    tensorflow_code = f"{os.sep}tensorflow{os.sep}" in record.pathname or f"{os.sep}keras{os.sep}" in record.pathname
+    return record.levelno >= logging.WARNING or not tensorflow_code
 
 
 def run_absl(main_function, argv: list[str] | None = None, program: str | None = None) -> None:

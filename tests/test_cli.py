@@ -66,3 +66,25 @@ def test_log_level_0_shows_tensorflows_start_up_lines():
     result = lacgan("edit", "--help", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert TENSORFLOW_LINE.search(result.stderr), result.stderr[-2000:]
+
+
+def test_an_edit_and_a_bad_convert_print_the_projects_lines_only(tmp_path, astronaut):
+    """An edit: no TensorFlow Lite "INFO: Created ... XNNPACK delegate" line, no TensorFlow line;
+    `python -m tfrecords_tools.convert` with a bad flag: its one error line, without TensorFlow's
+    start-up banner and `failed call to cuInit` ERROR."""
+    from PIL import Image
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    Image.fromarray(astronaut).save(tmp_path / "a.png")
+    edit = lacgan("edit", "--editor", "warp", "--image", str(tmp_path / "a.png"), "--set", "AU12", "--out",
+                  str(tmp_path / "b.png"), env=env)
+    assert edit.returncode == 0, edit.stderr[-2000:]
+    lines = edit.stderr.strip().splitlines()
+    origins = [re.match(r"[IWEF]\d{4} [\d:.]+ +\d+ ([\w.]+):\d+\]", line) for line in lines]
+    assert all(origins) and {o.group(1) for o in origins} <= {"edit.py", "progress.py"}, edit.stderr[-2000:]
+    convert = subprocess.run([sys.executable, "-m", "tfrecords_tools.convert", "--bp4d_root", str(tmp_path / "no"),
+                              "--labels_root", str(tmp_path), "--out_dir", str(tmp_path / "out")], cwd=REPO_ROOT,
+                             capture_output=True, text=True, timeout=120, env=env)
+    assert convert.returncode == 2
+    assert convert.stderr.strip().splitlines() == [
+        f"lacgan convert: error: --bp4d_root {tmp_path / 'no'}: no such directory; expected "
+        f"{tmp_path / 'no'}/<Subject>/<Task>/<frame>.jpg"], convert.stderr[-2000:]

@@ -16,14 +16,18 @@ This module holds the command's flags (`lacgan convert`); the work is lac_gan/da
 """
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # `python -m tfrecords_tools.convert`: through `lacgan convert`'s quiet start (lac_gan/cli.py)
+    from lac_gan.cli import main
+    main([sys.argv[0], "convert", *sys.argv[1:]])  # exits
+
 import os
 import shlex
-import sys
 from pathlib import Path
 
 from absl import flags
 
-from lac_gan.cli import run_absl
 from lac_gan.common.errors import UsageError
 from lac_gan.data import attention
 from lac_gan.data.conversion import convert
@@ -68,7 +72,3 @@ def main(argv: list[str]) -> None:
     frames = manifest["frames"]
     print(f"[convert] wrote {frames['written']} of {frames['labelled_with_image']} labelled frames; skipped "
           f"{frames['skipped']['counts']}; manifest: {Path(FLAGS.out_dir) / MANIFEST_NAME}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    run_absl(main, program="convert")

@@ -29,14 +29,18 @@ over the units), label_layout.py (BP4D's layout).
 """
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # `python -m tfrecords_tools.label`: through `lacgan label`'s quiet start (lac_gan/cli.py)
+    from lac_gan.cli import main
+    main([sys.argv[0], "label", *sys.argv[1:]])  # exits
+
 import os
 import shlex
-import sys
 from pathlib import Path
 
 from absl import flags
 
-from lac_gan.cli import run_absl
 from lac_gan.common.errors import UsageError
 from lac_gan.evaluation.openface import DEFAULT_MIN_CONFIDENCE
 from tfrecords_tools.label_layout import MANIFEST_NAME
@@ -86,7 +90,3 @@ def main(argv: list[str]) -> None:
     print(f"[label] labelled {counts['labelled']} of {counts['inputs']} {FLAGS.mode} "
           f"({counts['subjects_labelled']} subjects); skipped {counts['skipped']['counts']}; "
           f"manifest: {Path(FLAGS.out_dir) / MANIFEST_NAME}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    run_absl(main, program="label")

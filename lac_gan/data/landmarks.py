@@ -27,6 +27,7 @@ then fall back to the canonical face and count it.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import json
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lac_gan.common.native_output import native_stderr_silenced, wants_everything
 from lac_gan.data import alignment
 
 MODEL_DISTRIBUTION = "face-recognition-models==0.3.0"
@@ -235,7 +237,10 @@ class LandmarkFitter:
         with warnings.catch_warnings():  # its deprecation notice names LiteRT; TF 2.21 still has it
             warnings.simplefilter("ignore")
             self._mesh = tf.lite.Interpreter(model_path=str(mesh_model_path()), num_threads=1)
-        self._mesh.allocate_tensors()
+        # TensorFlow Lite announces its XNNPACK delegate on fd 2 here ("INFO: Created ..."), whatever
+        # TF_CPP_MIN_LOG_LEVEL says short of 0.
+        with contextlib.nullcontext() if wants_everything() else native_stderr_silenced():
+            self._mesh.allocate_tensors()
         self._mesh_input = self._mesh.get_input_details()[0]["index"]
         self._mesh_output = self._mesh.get_output_details()[0]["index"]
 
