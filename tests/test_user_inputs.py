@@ -1,6 +1,6 @@
-"""What users hand the commands (issue 34): empty paths, a photo file name for a folder's output,
-FIFOs and subfolders among photos, phone photos stored on their side (EXIF orientation), and the
-message when no photo of a folder could be edited."""
+"""What users meet (issue 34): empty paths, a photo file name for a folder's output, FIFOs and
+subfolders among photos, phone photos stored on their side (EXIF orientation), the message when no
+photo of a folder could be edited, an AU the model never learned, and Ctrl-C."""
 import os
 import subprocess
 import sys
@@ -119,3 +119,18 @@ def test_ctrl_c_during_an_edit_is_one_line_and_exit_130(tmp_path, astronaut):
     assert result.stderr.strip().splitlines()[-1] == (
         "lacgan edit: interrupted; the photos already edited are written; the others are not")
     assert not [p for p in out.iterdir() if "partial" in p.name]
+
+
+def test_an_au_the_model_lists_as_untrained_keeps_the_photos_pixels(tmp_path, astronaut):
+    """A CARG model whose config.json lists AU7 and AU24 as untrained: `--set AU24` and `--unset AU7`
+    changed 890 and 1,141 pixels while the tool said the region keeps them; now not one."""
+    from builders import write_untrained_checkpoint
+    from lac_gan.data.au_table import AU_NAMES
+    from lac_gan.nets import config as config_lib
+    from lac_gan.nets.synthesis import load_synthesizer
+    from lac_gan.product.editing import FaceEditor
+    checkpoint = write_untrained_checkpoint(tmp_path / "run", config_lib.tiny().replace(untrained_aus=("AU7", "AU24")))
+    editor = FaceEditor(load_synthesizer(str(checkpoint)))
+    for au, value in (("AU24", 1), ("AU7", 0)):
+        np.testing.assert_array_equal(editor.edit(astronaut, {AU_NAMES.index(au): value}), astronaut)
+    assert np.any(editor.edit(astronaut, {AU_NAMES.index("AU12"): 1}) != astronaut)
