@@ -372,8 +372,7 @@ def run_units(units: list[Unit], labeller: Labeller, work_dir: Path, workers: in
         else:
             todo.append((unit, path))
     total = sum(len(u.items) for u in units)
-    progress = Progress("label", total)
-    progress.advance_to(sum(len(v) for v in done.values()))
+    progress = Progress("label", total, already_done=sum(len(v) for v in done.values()))
     failed, lock = [], threading.Lock()
 
     def work(unit: Unit, path: Path) -> None:

@@ -16,10 +16,12 @@ def format_eta(seconds: float | None) -> str:
 
 
 class Progress:
-    """Logs `what: done/total (rate/s, ETA s)` at most every INTERVAL_S seconds, and when done."""
+    """Logs `what: done/total (rate/s, ETA s)` at most every INTERVAL_S seconds, and when done.
+    `already_done` items (a resumed run's) count towards done but not towards the rate."""
 
-    def __init__(self, what: str, total: int, interval_s: float = INTERVAL_S):
-        self.what, self.total, self.done, self.interval_s = what, total, 0, interval_s
+    def __init__(self, what: str, total: int, interval_s: float = INTERVAL_S, already_done: int = 0):
+        self.what, self.total, self.interval_s = what, total, interval_s
+        self.done = self.already_done = already_done
         self.start = self.last_log = time.monotonic()
 
     def update(self, count: int) -> None:
@@ -33,6 +35,6 @@ class Progress:
         now = time.monotonic()
         if finishing or (now - self.last_log >= self.interval_s and done < self.total):
             self.last_log = now
-            rate = self.done / max(now - self.start, 1e-9)
+            rate = (self.done - self.already_done) / max(now - self.start, 1e-9)
             eta = format_eta((self.total - self.done) / rate if rate > 0 else None)
             logging.info("%s: %d/%d (%.2f/s, ETA %s)", self.what, self.done, self.total, rate, eta)

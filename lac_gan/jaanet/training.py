@@ -204,7 +204,8 @@ def _train(config: JaanetConfig, options: DetectorTrainingOptions, resume_from: 
         if options.eval_every and (step % options.eval_every == 0 or step == options.steps):
             result = validate(trainer, validation_files, config.batch_size)
             write_scalars(writer, _validation_scalars(result), step)
-            logging.info("step %d validation (%d frames): mean F1 %s, %s", step, result["frames"], result["mean_f1"],
+            logging.info("step %d validation (%d frames): mean F1 %s, %s", step, result["frames"],
+                         "none" if result["mean_f1"] is None else f"{result['mean_f1']:.1f}",
                          ", ".join(f"{n} {s['f1']:.1f}" for n, s in result["scores"].items() if s and s["f1"] is not None))
             validation.add({"step": step, "fold": options.fold,
                             "au_weights": dict(zip(AU_NAMES, au_weights.tolist())), **result})
