@@ -145,3 +145,24 @@ def test_a_resumed_runs_rate_counts_only_this_runs_work(caplog, monkeypatch):
     with caplog.at_level("INFO"):
         progress.update(10)  # the last 10 photos in 2 s
     assert "label: 10000/10000 (5.00/s, ETA 0:00:00)" in caplog.text
+
+
+def test_an_edit_keeps_the_photos_alpha_and_colour_profile(tmp_path, astronaut):
+    """An RGBA PNG came back RGB, and a JPEG's ICC profile was dropped."""
+    from PIL import ImageCms
+    alpha = np.full(astronaut.shape[:2], 255, np.uint8)
+    alpha[:40] = 0  # a transparent band
+    rgba = Image.fromarray(np.dstack([astronaut, alpha]))
+    (tmp_path / "photos").mkdir()
+    rgba.save(tmp_path / "photos" / "a.png")
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(astronaut).save(tmp_path / "photos" / "b.jpg", icc_profile=profile, quality=95)
+    result = subprocess.run([sys.executable, "-m", "lac_gan", "edit", "--editor", "warp", "--image",
+                             str(tmp_path / "photos"), "--set", "AU12", "--out", str(tmp_path / "edited")],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with Image.open(tmp_path / "edited" / "a.png") as edited:
+        assert edited.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(edited)[..., 3], alpha)
+    with Image.open(tmp_path / "edited" / "b.jpg") as edited:
+        assert edited.info.get("icc_profile") == profile

@@ -15,7 +15,7 @@ from lac_gan.commands.editor_flags import define_editor_flags
 from lac_gan.common.errors import UserError, check_output_dir
 from lac_gan.common.progress import Progress
 from lac_gan.data.au_table import AU_NAMES
-from lac_gan.data.image_io import ImageReadError, read_rgb, write_rgb
+from lac_gan.data.image_io import ImageReadError, photo_extras, read_rgb, write_rgb
 from lac_gan.nets.figures import write_figures
 from lac_gan.nets.synthesis import load_synthesizer
 from lac_gan.product.editing import FaceEditor, NoFaceError, parse_au_targets, photo_pairs
@@ -51,8 +51,10 @@ def main(argv):
     for source, target in pairs:
         try:
             photo = read_rgb(source)
+            alpha, icc_profile = photo_extras(source)
             alignments = editor.alignments(photo, FLAGS.all_faces)  # the largest face first
-            write_rgb(editor.edit(photo, targets, source=str(source), alignments=alignments), target)
+            write_rgb(editor.edit(photo, targets, source=str(source), alignments=alignments), target,
+                      alpha=alpha, icc_profile=icc_profile)
             if FLAGS.figures:
                 figure_faces.append(editor.aligned_face(photo, alignments[0], source.name))
             logging.info("%s -> %s", source, target)

@@ -36,16 +36,35 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise ImageReadError(f"{path}: not a readable image ({error})") from error
 
 
-def write_rgb(image: np.ndarray, path: str | Path) -> None:
-    """Write uint8 RGB; the format follows the suffix. Written to a temporary name, then renamed, so
-    an interrupted write never leaves a truncated photo under the final name."""
+def photo_extras(path: str | Path) -> tuple[np.ndarray | None, bytes | None]:
+    """What read_rgb drops and an edited photo should keep: the alpha channel [H, W] (upright, as
+    read_rgb turns the photo) or None, and the embedded ICC colour profile or None."""
+    with Image.open(path) as stored:
+        profile = stored.info.get("icc_profile")
+        has_alpha = stored.mode in ("RGBA", "LA", "PA") or (stored.mode == "P" and "transparency" in stored.info)
+        if not has_alpha:
+            return None, profile
+        return np.asarray(ImageOps.exif_transpose(stored).convert("RGBA"))[..., 3].copy(), profile
+
+
+def write_rgb(image: np.ndarray, path: str | Path, alpha: np.ndarray | None = None,
+              icc_profile: bytes | None = None) -> None:
+    """Write uint8 RGB (RGBA with `alpha`, where the format has it), with `icc_profile` embedded if
+    given; the format follows the suffix. Written to a temporary name, then renamed, so an
+    interrupted write never leaves a truncated photo under the final name."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial{path.suffix}")
-    options = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+    jpeg = path.suffix.lower() in (".jpg", ".jpeg")
+    options = {"quality": 95} if jpeg else {}
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    picture = Image.fromarray(image)
+    if alpha is not None and not jpeg:  # JPEG has no alpha channel
+        picture.putalpha(Image.fromarray(alpha))
     try:
         with naming_path(path):
-            Image.fromarray(image).save(temporary, **options)
+            picture.save(temporary, **options)
             temporary.replace(path)
     finally:
         temporary.unlink(missing_ok=True)  # a failed write (disk full...) leaves nothing behind
