@@ -166,3 +166,21 @@ def test_an_edit_keeps_the_photos_alpha_and_colour_profile(tmp_path, astronaut):
         np.testing.assert_array_equal(np.asarray(edited)[..., 3], alpha)
     with Image.open(tmp_path / "edited" / "b.jpg") as edited:
         assert edited.info.get("icc_profile") == profile
+
+
+def test_a_config_that_does_not_fit_its_checkpoint_is_one_line_alone(tmp_path):
+    """The right message was line 2 of 370, the rest TensorFlow's `Value in checkpoint could not be
+    found` warnings about the half-restored checkpoint."""
+    import json
+    from builders import write_untrained_checkpoint
+    logdir = write_untrained_checkpoint(tmp_path / "run")
+    values = json.loads((logdir / "config.json").read_text())
+    values["z_dim"] *= 2
+    (logdir / "config.json").write_text(json.dumps(values))
+    quiet = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # the default: TF's lines hidden
+    result = subprocess.run([sys.executable, "-m", "lac_gan", "export", "--checkpoint", str(logdir), "--out",
+                             str(tmp_path / "saved")], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                            env=quiet)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if "per-AU layers" not in line]
+    assert len(lines) == 1 and "ckpt-1 does not fit" in lines[0], result.stderr[-3000:]

@@ -19,7 +19,8 @@ import tensorflow as tf
 from lac_gan.common.errors import DataError, UsageError, fault_message
 from lac_gan.common.json_files import write_json_atomic
 from lac_gan.nets.config import LacGanConfig
-from lac_gan.nets.restore import checkpoint_logdir, checkpoint_step, resolve_checkpoint
+from lac_gan.nets.restore import (checkpoint_logdir, checkpoint_step, resolve_checkpoint,
+                                  silence_unrestored_value_warnings)
 
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_PREFIX = "generator"  # generator.index, generator.data-00000-of-00001
@@ -90,6 +91,7 @@ def load_bundled_model(directory: str | Path | None = None):
         generator = untrained_generator(config)["generator"]
         tf.train.Checkpoint(generator=generator).read(str(directory / WEIGHTS_PREFIX)).assert_existing_objects_matched()
     except (ValueError, AssertionError, tf.errors.OpError) as error:
+        silence_unrestored_value_warnings()
         raise DataError(f"{directory / WEIGHTS_PREFIX}: does not fit {directory / LacGanConfig.FILE_NAME} "
                         f"({fault_message(error)}); reinstall lacgan") from error
     return editor_of(config, generator)

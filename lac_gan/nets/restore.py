@@ -89,6 +89,13 @@ def checkpoint_logdir(checkpoint_path: str) -> Path:
     return Path(checkpoint_path).parent
 
 
+def silence_unrestored_value_warnings() -> None:
+    """A checkpoint that failed half-way, kept alive by the error's traceback, logs a WARNING for
+    every value it did not restore when it is deleted at exit (hundreds of lines after the one
+    that says what is wrong): TensorFlow's Python logger shows errors only from here on."""
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
 def load_checkpointed(checkpoint: str | Path, config_class, build: Callable) -> tuple[object, dict, str]:
     """(config, objects, checkpoint path) for a `--checkpoint` (a logdir or a checkpoint path): the
     logdir's configuration read (config_class.load: a DataError naming the file when it is not one),
@@ -100,6 +107,7 @@ def load_checkpointed(checkpoint: str | Path, config_class, build: Callable) -> 
         objects = build(config)
         tf.train.Checkpoint(**objects).restore(path).expect_partial().assert_existing_objects_matched()
     except (ValueError, AssertionError, tf.errors.OpError) as error:
+        silence_unrestored_value_warnings()
         raise DataError(f"{path} does not fit {checkpoint_logdir(path) / config_class.FILE_NAME} "
                         f"({fault_message(error)}); was the configuration edited, or copied from another "
                         "run?") from error
