@@ -11,15 +11,17 @@
 # small) and region/ (the region editor, preset region; each with validation.json: R's held-out
 # indicator), table1_openface_*/, table1_jaanet_*/ and region_table1_*/, judged/{region,warp,lacgan}/
 # (benchmarks/edit_judged.py: AU12 on and off, AU1, AU4, AU6, AU7 on, 100 held-out LFW photos each),
-# edits/. Both generators get about the same time on 2 CPU cores (~85 min each). Every step resumes: run the same
-# command again after an interruption. Needs ../shared beside the repository and OpenFace's runtime
-# (bash ../shared/tools/openface/install-runtime.sh, once per machine).
+# edits/. The CARGs train 1,500 steps of batch 8 (~50-75 min on 2 CPU cores), the region editor
+# 1,000 steps of batch 16 (~25 min): the bundled model (lac_gan/resources/bundled_model) is that
+# run's step 1,000. Every step resumes: run the same command again after an interruption. Needs
+# ../shared beside the repository and OpenFace's runtime (bash ../shared/tools/openface/install-runtime.sh,
+# once per machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=${1:?usage: people_experiment.sh OUT [LACGAN_STEPS] [JAANET_STEPS]}
+out=${1:?usage: people_experiment.sh OUT [LACGAN_STEPS] [JAANET_STEPS] [REGION_STEPS]}
 lacgan_steps=${2:-1500}
 jaanet_steps=${3:-5000}
-region_steps=${4:-3000}
+region_steps=${4:-1000}
 shared=../shared
 openface=$shared/tools/openface/FeatureExtraction
 resume() { [ -f "$1/checkpoint" ] && echo --resume || true; }
