@@ -68,7 +68,10 @@ class LacGanConfig(SavedConfig):
     region_crop_size: int = 48  # side of the crop around each region's landmarks that its net sees
     region_channels: tuple[int, ...] = (32, 64, 96)  # its 3 stride-2 convolutions
     region_colour_grid: int = 12  # side of the coarse shading grid over a region's crop
-    region_max_gain: float = 0.5  # an AU's movement is its requested change x (1 + g) x its table movement, |g| <= this
+    # An AU's movement is its requested change x (1 + g) x its table movement, g in [min, max]: the
+    # table's movement is (within 10 %) the floor, as the critic shrank AU1's to half and OpenFace read it in 23 %.
+    region_max_gain: float = 0.5
+    region_min_gain: float = -0.1
     region_max_residual: float = 0.05  # IOD: how far a control point may move off its table direction
     region_max_shade: float = 0.3  # how much lighter or darker the shading may make the skin ([-1, 1] units)
     flow_stride: int = 4  # training computes the flow and colour every K pixels and resizes them (both smooth)
@@ -119,6 +122,9 @@ class LacGanConfig(SavedConfig):
             values = getattr(self, name) if isinstance(getattr(self, name), tuple) else (getattr(self, name),)
             if not all(math.isfinite(v) and v >= 0 for v in values):
                 raise ValueError(f"{name} must be finite and at least 0, got {getattr(self, name)}")
+        if not (math.isfinite(self.region_min_gain) and -1 < self.region_min_gain <= 0):
+            raise ValueError(f"region_min_gain must be in (-1, 0] (1 + g > 0: a movement keeps its direction), "
+                             f"got {self.region_min_gain}")
         if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be a finite number above 0, got {self.learning_rate}")
         for name in ("adam_beta_1", "adam_beta_2"):

@@ -8,12 +8,14 @@ reach span), with the requested change of each of its AUs as an input plane
 (lac_gan/nets/movement.py:requested_change: 1 to switch an absent AU on, -1 to undo one, 0 for
 nothing), and outputs, per AU, no code:
 
-- a movement: the requested change times a learned gain (1 + g, |g| <= region_max_gain) of the
-  AU's table movement, plus small residual moves of its control points (|r| <= region_max_residual
+- a movement: the requested change times a learned gain (1 + g, g in [region_min_gain,
+  region_max_gain] = [-0.1, 0.5]) of the AU's table movement, plus small residual moves of its
+  control points (|r| <= region_max_residual
   IOD, times the request's size), spread by the smooth compact kernel of lac_gan/nets/movement.py: a
   flow that cannot draw marks and is 0 beyond the points' reach. The table's movement is the floor
-  the editor starts from and cannot fall far below: a strength learned freely from (target -
-  source) regressed to t - P(source present), 0.0-0.4 of the table for AU12 (docs/paper-notes.md);
+  the editor starts from and cannot fall below by more than 10 %: a strength learned freely from
+  (target - source) regressed to t - P(source present), 0.0-0.4 of the table for AU12, and a gain
+  allowed down to -0.5 went there for AU1 (OpenFace read it in 23 %; docs/paper-notes.md);
 - a shading: a lighter or darker skin (the same change in R, G and B, |s| <= region_max_shade) on a
   coarse grid over the crop (region_colour_grid^2), resized smoothly to the face and multiplied by
   the AU's window (its kernel's reach) and the request's size, so it acts only in the AU's region,
@@ -107,7 +109,9 @@ class RegionNet(keras.layers.Layer):
         flat = tf.reshape(x, [-1, x.shape[1] * x.shape[2] * x.shape[3]])
         pooled = tf.concat([flat, tf.cast(own_requests, flat.dtype)], axis=-1)
         head = self.movement(tf.nn.leaky_relu(self.hidden(pooled), LEAKY_SLOPE))
-        gains = self.config.region_max_gain * tf.tanh(head[:, :n])
+        # Asymmetric: up to region_max_gain more than the table's movement, region_min_gain less.
+        raw = tf.tanh(head[:, :n])
+        gains = raw * tf.where(raw > 0, self.config.region_max_gain, -self.config.region_min_gain)
         residuals = self.config.region_max_residual * tf.tanh(tf.reshape(head[:, n:], [-1, len(self.region.points), 2]))
         grid = self.config.region_colour_grid
         shade = tf.cast(self.shade(tf.image.resize(x, [grid, grid], "bilinear")), tf.float32)
