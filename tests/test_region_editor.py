@@ -128,6 +128,17 @@ def test_an_untrained_region_editor_moves_as_the_warp(face):
     assert np.abs(warp_plan.moves.numpy()).max() > 1.0
 
 
+def test_the_gain_keeps_the_tables_movement_as_its_floor(random_editor, face):
+    """With random weights (heads far from 0) every gain is within [region_min_gain, region_max_gain]
+    = [-0.1, 0.5], both ends reached: an AU moves at least 0.9 of the table's movement, at most 1.5."""
+    images, landmarks = face
+    config = random_editor.config
+    _, extras = random_editor.generator.edit_plan(images, landmarks, tf.ones([1, NUM_AUS]))
+    gains = extras["gains"].numpy()
+    assert gains.min() >= config.region_min_gain - 1e-6 and gains.max() <= config.region_max_gain + 1e-6
+    assert gains.min() < 0.9 * config.region_min_gain and gains.max() > 0.5 * config.region_max_gain
+
+
 def test_nothing_requested_is_the_source_exactly(random_editor, face):
     """Targets equal to the face's known labels request no change: a region editor with random
     weights (gains, residuals and shading far from 0) returns the source bit for bit."""
