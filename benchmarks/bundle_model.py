@@ -38,8 +38,9 @@ def main() -> None:
     parser.add_argument("--judged", type=Path, required=True, help="a folder of edit_judged.py outputs (one per AU)")
     parser.add_argument("--command", required=True, help="the command that trained the checkpoint")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--commit", help="the commit whose code trained the checkpoint (default: HEAD)")
     args = parser.parse_args()
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     about = {"command": args.command, "data": DATA, "commit": commit,
              "held_out_openface": judged_scores(args.judged)}
     print(f"wrote {write_bundled_model(args.checkpoint, args.out, about)}")

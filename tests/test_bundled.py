@@ -3,6 +3,7 @@ file checked against its manifest; a missing, truncated or changed file, or a co
 not fit the weights, is a one-line error naming the file."""
 import json
 
+import numpy as np
 import pytest
 
 from builders import write_untrained_checkpoint
@@ -57,3 +58,25 @@ def test_a_config_that_does_not_fit_the_weights_is_named(model_dir):
 def test_no_bundled_model_says_what_to_pass(tmp_path):
     with pytest.raises(UsageError, match="--checkpoint .* or --editor warp"):
         bundled.load_bundled_model(tmp_path)
+
+
+def test_the_shipped_model_matches_its_manifest_and_edits_with_no_flags(astronaut):
+    """The model in this package (lac_gan/resources/bundled_model): every file as its manifest says,
+    small, a region editor that `load_synthesizer()` (no --checkpoint, no --editor) returns, whose
+    AU12 edit of the astronaut changes her lower face and nothing above her brows."""
+    from lac_gan.nets.synthesis import load_synthesizer
+    from lac_gan.product.editing import FaceEditor
+    manifest = bundled.read_manifest(bundled.bundled_model_dir())
+    assert manifest["generator"] == "region" and manifest["held_out_openface"] and manifest["command"]
+    assert sum(f["bytes"] for f in manifest["files"].values()) < 30e6
+    editor = FaceEditor(load_synthesizer())
+    assert editor.synthesizer.family == "region"
+    face = editor.alignments(astronaut, all_faces=False)[0]
+    to_photo = np.linalg.inv(np.vstack([face.to_crop, [0, 0, 1]]))[:2]
+    points = np.c_[face.landmarks, np.ones(len(face.landmarks))] @ to_photo.T
+    brows_top, eyes = points[:10, 1].min(), points[19:31, 1].mean()
+    edited = editor.edit(astronaut, {AU_NAMES.index("AU12"): 1}, alignments=[face])
+    changed = np.any(edited != astronaut, axis=-1)
+    rows = np.flatnonzero(changed.any(axis=1))
+    assert changed.sum() > 1000 and rows.min() > brows_top
+    assert changed[int(eyes):].sum() > 0.9 * changed.sum()
