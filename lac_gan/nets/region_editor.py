@@ -13,8 +13,9 @@ nothing), and outputs, per AU, no code:
   control points (|r| <= region_max_residual IOD, times the request's size), spread by the smooth
   compact kernel of lac_gan/nets/movement.py: a flow that cannot draw marks and is 0 beyond the
   points' reach. The table's movement is the floor the editor starts from and cannot fall below
-  by more than 10 %: a strength learned freely from (target - source) regressed to t - P(source present), 0.0-0.4 of the table for AU12, and a gain
-  allowed down to -0.5 went there for AU1 (OpenFace read it in 23 %; docs/paper-notes.md);
+  by more than 10 %: a strength learned freely from (target - source) regressed to t - P(source
+  present), 0.0-0.4 of the table for AU12, and a gain allowed down to -0.5 went there for AU1
+  (OpenFace read it in 23 %; docs/paper-notes.md);
 - a shading: a lighter or darker skin (the same change in R, G and B, |s| <= region_max_shade) on a
   coarse grid over the crop (region_colour_grid^2), resized smoothly to the face and multiplied by
   the AU's window (its kernel's reach) and the request's size, so it acts only in the AU's region,
