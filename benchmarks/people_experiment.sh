@@ -51,11 +51,11 @@ if [ "$(trained "$out/region")" -lt "$region_steps" ]; then
   python train.py --data_dir "$out/tfrecords" --logdir "$out/region" --preset region --fold 1 --steps "$region_steps" \
     --identity_weights none --checkpoint_every 250 --image_every 500 --eval_every 500 $(resume "$out/region")
 fi
-# Table 1 (evaluate.py writes results.json last: a finished table is not recomputed).
+# Table 1 (evaluate.py writes results.json last: a finished table is not recomputed; an unfinished
+# one is replaced as a whole by evaluate.py itself).
 table1() {  # CHECKPOINT SUBJECTS DETECTOR_FLAGS... OUT
   local checkpoint=$1 ids=$2 dir=${*: -1}
   [ -f "$dir/results.json" ] && return 0
-  rm -rf "$dir"
   python evaluate.py --data_dir "$out/tfrecords" --checkpoint "$checkpoint" --fold 1 --subjects "$ids" \
     --max_frames 300 --identity_model dlib "${@:3:$#-3}" --out_dir "$dir"
 }

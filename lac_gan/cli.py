@@ -94,10 +94,10 @@ def import_quietly(name: str, verbose: bool = False):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with native_stderr_silenced():
         module = importlib.import_module(name)
-    logging.getLogger("tensorflow").setLevel(logging.WARNING)
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # TF's Python INFO lines
     # TensorFlow's own modules also log INFO lines through absl (checkpoint "Sharding callback
     # duration", SavedModel "Writing fingerprint"): not the project's lines.
-    logging.getLogger("absl").addFilter(_tensorflow_info_dropped)  # TF's Python INFO lines (checkpoint sharding...)
+    logging.getLogger("absl").addFilter(_tensorflow_info_dropped)
     return module
 
 

@@ -1,10 +1,8 @@
 """The `warp` editor: a fixed geometric warp of each AU's own landmarks, with no learned weights.
 
 Each chosen AU moves its control points as lac_gan/data/au_movements.py says, by the requested
-change (lac_gan/nets/movement.py:requested_change): target - source where the face's label is known
-(0 when the AU is already as asked), else the target itself, and -1 (the typical occurrence undone)
-for a target of 0. Spread by the smooth,
-compact kernel of lac_gan/nets/movement.py, it draws no colour: what OpenFace reads from movement
+change (lac_gan/nets/movement.py:requested_change: 0 when the AU is already as asked). Spread by the
+smooth, compact kernel of lac_gan/nets/movement.py, it draws no colour: what OpenFace reads from movement
 alone (AU1, AU2, AU10, AU12 in the measured table) it can switch; the appearance of AU4, AU6, AU7
 ... it cannot. It is the baseline a learned editor must beat, and it edits photos with nothing
 trained (`lacgan edit --editor warp`).
