@@ -22,11 +22,15 @@ def test_parse_au_targets():
     assert parse_au_targets("AU12=1,AU6=1", "AU4") == {6: 1, 3: 1, 2: 0}
     assert parse_au_targets("au12, 15=0") == {6: 1, 8: 0}
     assert parse_au_targets(None, "AU24") == {11: 0}
+    assert parse_au_targets("AU12=0.5,AU6=.25,AU1=1.0") == {6: 0.5, 3: 0.25, 0: 1.0}
 
 
 @pytest.mark.parametrize("set_spec, unset_spec, message", [
     ("AU3=1", None, "valid ones are: AU1, AU2"),
-    ("AU12=2", None, "must be 0 .absent. or 1 .present."),
+    ("AU12=2", None, "AU12=2: the value must be a number from 0 .absent. to 1 .present."),
+    ("AU12=-0.1", None, "from 0 .absent. to 1 .present."),
+    ("AU12=nan", None, "from 0 .absent. to 1 .present."),
+    ("AU12=half", None, "AU12=half: the value must be a number"),
     ("AU12=1", "AU12", "more than once"),
     (None, None, "nothing to edit"),
 ])
@@ -59,6 +63,15 @@ def test_edit_changes_only_the_chosen_au_regions_of_the_face(editor, astronaut):
     np.testing.assert_array_equal(edited[outside], astronaut[outside])
 
 
+def test_an_intensity_moves_the_warp_by_that_share_of_its_movement(astronaut):
+    """--set AU12=0.5 reaches the editor: the warp's lip corners move half as far as at AU12=1."""
+    editor = FaceEditor(load_synthesizer(editor="warp"))
+    face = editor.alignments(astronaut, all_faces=False)[0]
+    full, half = (editor.plan(astronaut, face, parse_au_targets(f"AU12={value}")).moves.numpy() for value in (1, 0.5))
+    assert np.abs(full).max() > 1.0
+    np.testing.assert_allclose(half, 0.5 * full, atol=1e-6)
+
+
 def test_edit_all_faces_of_a_group_photo(editor, shared_dir):
     photo = read_rgb(shared_dir / "fixtures" / "faces" / "multi_face.jpg")
     largest = np.any(editor.edit(photo, {6: 1}) != photo, axis=-1).sum()
@@ -83,7 +96,7 @@ def test_edit_command_photo_in_photo_out_and_folder(checkpoint, astronaut, tmp_p
     Image.fromarray(np.full((120, 160, 3), 90, np.uint8)).save(photos / "wall.png")
     (photos / "broken.jpg").write_bytes(b"not a jpeg")
 
-    single = run_edit("--checkpoint", checkpoint, "--image", photos / "astronaut.png", "--set", "AU12=1",
+    single = run_edit("--checkpoint", checkpoint, "--image", photos / "astronaut.png", "--set", "AU12=0.5",
                       "--out", tmp_path / "out.png")
     assert single.returncode == 0, single.stderr
     assert read_rgb(tmp_path / "out.png").shape == astronaut.shape

@@ -1,4 +1,4 @@
-"""lacgan edit --checkpoint CKPT --image in.jpg --set AU12=1,AU6=1 [--unset AU4] --out out.jpg
+"""lacgan edit --checkpoint CKPT --image in.jpg --set AU12=1,AU6=0.5 [--unset AU4] --out out.jpg
 lacgan edit --editor warp --image in.jpg --set AU12=1 --out out.jpg
 
 `--editor warp` needs no checkpoint: a fixed geometric warp of each AU's own landmarks (not a trained
@@ -23,7 +23,8 @@ from lac_gan.product.editing import FaceEditor, NoFaceError, parse_au_targets, p
 define_editor_flags()
 flags.DEFINE_string("image", None, "A photo, or a folder of photos.")
 flags.DEFINE_string("out", None, "Output photo (for one photo) or folder (for a folder).")
-flags.DEFINE_string("set", None, "AUs to make present or absent: AU12=1,AU6=1 (AU12 alone means =1).")
+flags.DEFINE_string("set", None, "AUs to make present or absent: AU12=1,AU6=1 (AU12 alone means =1); a value "
+                    "between 0 and 1 is an intensity (AU12=0.5; README, \"Intensities\").")
 flags.DEFINE_string("unset", None, "AUs to make absent: AU4,AU15.")
 flags.DEFINE_bool("all_faces", False, "Edit every face found, not only the largest.")
 flags.DEFINE_string("figures", None, "Also write Fig. 3 (each AU absent / present) and Fig. 5 (AU combinations) "

@@ -38,15 +38,16 @@ class NoFaceError(DataError):
     """The photo has no face MTCNN can find; the message names the file."""
 
 
-def parse_au_targets(set_spec: str | None, unset_spec: str | None = None) -> dict[int, int]:
-    """`--set AU12=1,AU6=1` and `--unset AU4,AU15` -> {AU index: target 0/1}.
+def parse_au_targets(set_spec: str | None, unset_spec: str | None = None) -> dict[int, float]:
+    """`--set AU12=1,AU6=0.5` and `--unset AU4,AU15` -> {AU index: target in [0, 1]}.
 
-    `--set AUx` alone means present; values other than 0/1, unknown AU names, an AU given twice and
-    an empty request are errors that say what is valid.
+    `--set AUx` alone means present (1); a value between 0 and 1 is an intensity, which reaches the
+    editor as its target (lac_gan/nets/movement.py:requested_change). Values outside [0, 1] or not a
+    number, unknown AU names, an AU given twice and an empty request are errors that say what is valid.
     """
-    targets: dict[int, int] = {}
+    targets: dict[int, float] = {}
 
-    def add(item: str, value: int) -> None:
+    def add(item: str, value: float) -> None:
         try:
             index = au_index(item)
         except ValueError as error:
@@ -57,14 +58,24 @@ def parse_au_targets(set_spec: str | None, unset_spec: str | None = None) -> dic
 
     for item in filter(None, (part.strip() for part in (set_spec or "").split(","))):
         name, _, value = item.partition("=")
-        if value.strip() not in ("", "0", "1"):
-            raise UsageError(f"--set {item}: the value must be 0 (absent) or 1 (present)")
-        add(name, int(value.strip() or 1))
+        add(name, au_intensity(item, value.strip() or "1"))
     for item in filter(None, (part.strip() for part in (unset_spec or "").split(","))):
-        add(item, 0)
+        add(item, 0.0)
     if not targets:
         raise UsageError(f"nothing to edit: give --set AU12=1,... and/or --unset AU4,...; AUs: {', '.join(AU_NAMES)}")
     return targets
+
+
+def au_intensity(item: str, value: str) -> float:
+    """The number of `--set AU12=<value>`, a target from 0 (absent) to 1 (present); a UsageError
+    naming `item` otherwise (NaN and infinities included)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0.0 <= number <= 1.0:  # also false for NaN
+        raise UsageError(f"--set {item}: the value must be a number from 0 (absent) to 1 (present), e.g. AU12=0.5")
+    return number
 
 
 @dataclass(frozen=True)
