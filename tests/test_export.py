@@ -1,9 +1,14 @@
 """SavedModel export: reloaded with tf.saved_model.load, it gives the in-process synthesizer's output."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from builders import face_crops, write_untrained_checkpoint
+from conftest import REPO_ROOT
 from lac_gan.common.errors import UsageError
 from lac_gan.data import attention
 from lac_gan.data.image_range import to_model_range, to_uint8
@@ -37,3 +42,16 @@ def test_export_refuses_to_overwrite(synthesizer, tmp_path):
     (tmp_path / "taken").mkdir()
     with pytest.raises(UsageError, match="already exists"):
         export_saved_model(synthesizer, tmp_path / "taken")
+
+
+def test_export_command_prints_its_own_lines_only(tmp_path):
+    """TensorFlow logs its SavedModel and checkpoint writes as absl INFO lines ("Writing fingerprint
+    to ...", "Sharding callback duration: ..."): not the project's lines, so the command hides them
+    (lac_gan/cli.py, _tensorflow_info_dropped) and prints what it wrote."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-m", "lac_gan", "export", "--editor", "warp", "--out", str(tmp_path / "saved")],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = result.stdout + result.stderr
+    assert "SavedModel written to" in printed and (tmp_path / "saved" / "fingerprint.pb").is_file()
+    assert "Writing fingerprint" not in printed and "Sharding callback" not in printed, printed

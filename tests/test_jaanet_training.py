@@ -66,6 +66,13 @@ def trained(easy_data, tmp_path_factory):
     return logdir, history
 
 
+@pytest.fixture(scope="module")
+def detector(trained, tmp_path_factory):
+    """The trained checkpoint as `evaluate --detector jaanet` builds it, for the tests that only run
+    it: each build restores the model and traces its prediction again (~8 CPU s)."""
+    return build_detector("jaanet", work_dir=tmp_path_factory.mktemp("detector"), detector_checkpoint=str(trained[0]))
+
+
 def test_training_learns_the_easy_task(trained):
     logdir, history = trained
     entries = json.loads((logdir / "validation.json").read_text())
@@ -100,8 +107,7 @@ def test_resume_continues_exactly(easy_data, trained, tmp_path):
     assert second[-1]["loss/au_softmax"] == trained[1][3]["loss/au_softmax"]
 
 
-def test_detector_scores_all_twelve_aus_in_table1(easy_data, trained, tmp_path):
-    detector = build_detector("jaanet", work_dir=tmp_path, detector_checkpoint=str(trained[0]))
+def test_detector_scores_all_twelve_aus_in_table1(easy_data, trained, detector, tmp_path):
     config = EvaluationConfig(data_dir=str(easy_data), out_dir=str(tmp_path / "run"), detector="jaanet",
                               detector_checkpoint=str(trained[0]), batch_size=8, figure_faces=1)
     results = run_evaluation(config, synthesizer=lambda images, maps, labels, **faces: images, image_size=SIZE,
@@ -113,21 +119,19 @@ def test_detector_scores_all_twelve_aus_in_table1(easy_data, trained, tmp_path):
     assert len(rows) == NUM_AUS and not rows.iloc[:, 1:3].isna().any().any()
 
 
-def test_bad_detector_input_is_named(trained, tmp_path):
+def test_bad_detector_input_is_named(detector, tmp_path):
     with pytest.raises(CheckpointNotFoundError, match="no checkpoint"):
         build_detector("jaanet", work_dir=tmp_path, detector_checkpoint=str(tmp_path))
     with pytest.raises(UsageError, match="needs --detector_checkpoint"):
         build_detector("jaanet", work_dir=tmp_path)
-    detector = build_detector("jaanet", work_dir=tmp_path, detector_checkpoint=str(trained[0]))
     Image.new("RGB", (64, 48)).save(tmp_path / "wide.png")
     with pytest.raises(DataError, match=r"wide.png: 64x48 image, but the JAA-Net checkpoint .* takes square"):
         detector.predict([tmp_path / "wide.png"], "real")
 
 
-def test_detector_resizes_faces_of_another_size(trained, tmp_path):
+def test_detector_resizes_faces_of_another_size(detector, tmp_path):
     """A 128 px LAC-GAN's faces go to a 200 px JAA-Net: the same faces at twice the size get the same
     decisions (pixel-doubled, so the resize back is close to the original)."""
-    detector = build_detector("jaanet", work_dir=tmp_path, detector_checkpoint=str(trained[0]))
     native, doubled = [], []
     for index, example in enumerate(easy_examples("part3", 40, 3)):
         native.append(tmp_path / f"native{index}.png")

@@ -3,7 +3,7 @@
 Faces are the astronaut's face (random shifts and flips); AU6 present brightens its two cheek
 regions, AU12 present darkens its mouth-corner region, each by a known amount, drawn independently.
 Every other AU is always absent, so training marks it untrained and Eq. 2 never composes it. After a
-few hundred tiny-preset steps (the paper's loss weights), switching AU6 in an edit must move the
+hundred tiny-preset steps (the paper's loss weights), switching AU6 in an edit must move the
 cheek regions a good part of the true difference, the right way, and leave the mouth alone (and the
 same for AU12). If editing ignored its target labels (decoding with any other labels), nothing would
 move: the test then fails with "moved 0.0". In this world the decoder learns to follow l from the
@@ -27,7 +27,9 @@ SIZE = 32
 AU6, AU12 = AU_NAMES.index("AU6"), AU_NAMES.index("AU12")
 CHANGE = {AU6: 70.0, AU12: -70.0}  # grey levels added where the AU is present, times its map
 CONFIG = config_lib.tiny()
-STEPS = 300
+# 100 steps: flipping AU6 / AU12 moved its region 0.71 / 0.66 of the true change (0.70 / 0.79 after
+# 300, the count this test trained before; 2026-12-07): the effect has set in, twice the 0.3 asked.
+STEPS = 100
 
 
 def synthetic_world(photo, count, rng):

@@ -1,6 +1,10 @@
 """R^i on held-out people during training (lac_gan/training/regressor_validation.py): the figures' maths by
-hand, the fixed held-out set, validation.json across resume, and --eval_every 0."""
+hand, the fixed held-out set and validation.json across resume; and, on the same training run (its
+AU24 is never labelled in the training parts), that such an AU is left untrained and out of Eq. 2.
+--eval_every 0 (no validation) is checked on tests/test_training.py's default run, which has it."""
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +18,9 @@ from lac_gan.data.au_table import AU_NAMES, NUM_AUS
 from lac_gan.data.bp4d import JAANET_PARTS
 from lac_gan.data.dataset import fold_files
 from lac_gan.nets import config as config_lib
+from lac_gan.nets.synthesis import composed_maps, load_synthesizer
 from lac_gan.training import regressor_validation
-from lac_gan.training.loop import TrainingOptions, run_training, validate_checkpoint
+from lac_gan.training.loop import TrainingOptions, run_training, untrained_aus, validate_checkpoint
 from lac_gan.training.step import LacGanTrainer
 from lac_gan.training.summaries import ValidationLog
 
@@ -25,14 +30,16 @@ AU1, AU2, AU24 = (AU_NAMES.index(name) for name in ("AU1", "AU2", "AU24"))
 
 @pytest.fixture(scope="module")
 def face_data(tmp_path_factory, astronaut):
-    """part1..3 of 8 faces each, random 0/1/9 labels; AU24 always 9, so training leaves it untrained."""
+    """part1..3 of 8 faces each, random 0/1/9 labels; AU24 always 9 in the training parts (part1, 2),
+    so training leaves it untrained, though the held-out part3 has it."""
     rng = np.random.default_rng(0)
     parts = {}
     for p, part in enumerate(JAANET_PARTS):
         parts[part] = []
         for frame, face in enumerate(face_variants(astronaut, SIZE, 8, rng)):
             labels = rng.choice([0, 1, 9], size=NUM_AUS, p=[0.45, 0.45, 0.1])
-            labels[AU24] = 9
+            if part != "part3":
+                labels[AU24] = 9
             parts[part].append({"image": face, "labels": labels, "subject": f"F00{p + 1}", "task": "T1",
                                 "frame": frame, "landmarks49": canonical_landmarks49(SIZE)})
     return write_converted_dataset(tmp_path_factory.mktemp("faces"), SIZE, parts)
@@ -42,6 +49,14 @@ def options(data_dir, logdir, **changes) -> TrainingOptions:
     values = dict(data_dir=str(data_dir), logdir=str(logdir), steps=4, seed=3, log_every=4, image_every=4,
                   checkpoint_every=2, eval_every=2, eval_examples=5)
     return TrainingOptions(**{**values, **changes})
+
+
+@pytest.fixture(scope="module")
+def trained_run(face_data, tmp_path_factory) -> tuple[Path, list[dict[str, float]]]:
+    """(logdir, loss history) of one 4-step run validating at steps 2 and 4, for the tests that read
+    it (each run_training traces the whole train step)."""
+    logdir = tmp_path_factory.mktemp("run")
+    return logdir, run_training(config_lib.tiny(), options(face_data, logdir))
 
 
 def validation_entries(logdir) -> list[dict]:
@@ -124,27 +139,33 @@ def test_readings_are_scored_against_their_own_frames(face_data):
     assert figures["examples"] == 7 and "AU24" not in figures["per_au"]
 
 
-def test_training_writes_validation_and_appends_on_resume(face_data, tmp_path):
-    run_training(config_lib.tiny(), options(face_data, tmp_path))
-    entries = validation_entries(tmp_path)
+def test_training_writes_validation_and_appends_on_resume(face_data, trained_run, tmp_path):
+    logdir = shutil.copytree(trained_run[0], tmp_path / "run")  # resumed below: the fixture's stays as run
+    entries = validation_entries(logdir)
     assert [e["step"] for e in entries] == [2, 4]
     assert entries[-1]["fold"] == 1 and entries[-1]["examples"] == 5 and "AU24" not in entries[-1]["per_au"]
     assert {"val/r_balanced_accuracy/mean", "val/r_edit_accuracy/mean", "val/r_source_accuracy/mean",
-            "val/r_balanced_accuracy/AU12"} <= event_tags(tmp_path)
+            "val/r_balanced_accuracy/AU12"} <= event_tags(logdir)
     # The same figures offline, from the last checkpoint.
-    assert validate_checkpoint(str(tmp_path), str(face_data), 1, 5) == entries[-1]
+    assert validate_checkpoint(str(logdir), str(face_data), 1, 5) == entries[-1]
     # An entry past the checkpoint resumed from belongs to the run being replaced: dropped. Steps 5
     # (not a multiple of 2, but the last) is evaluated and appended.
-    (tmp_path / "validation.json").write_text(json.dumps(entries + [{"step": 5, "stale": True}]))
-    run_training(config_lib.tiny(), options(face_data, tmp_path, steps=5, resume=True))
-    resumed = validation_entries(tmp_path)
+    (logdir / "validation.json").write_text(json.dumps(entries + [{"step": 5, "stale": True}]))
+    run_training(config_lib.tiny(), options(face_data, logdir, steps=5, resume=True))
+    resumed = validation_entries(logdir)
     assert [e["step"] for e in resumed] == [2, 4, 5] and resumed[:2] == entries and "stale" not in resumed[-1]
 
 
-def test_eval_every_0_writes_nothing(face_data, tmp_path):
-    run_training(config_lib.tiny(), options(face_data, tmp_path, steps=2, eval_every=0))
-    assert not (tmp_path / "validation.json").exists()
-    assert not any(tag.startswith("val/") for tag in event_tags(tmp_path))
+def test_au_never_labelled_in_training_is_untrained_and_not_composed(face_data, trained_run):
+    """AU24 coded 9 on every training frame (part3, held out, has it): the run says so, config.json
+    records it, and its map is left out of Eq. 2 (its region keeps the source pixels)."""
+    assert untrained_aus(str(face_data), 1) == {"AU24": "no known label in the training parts part1, part2"}
+    logdir, history = trained_run
+    assert [h["loss/pixel/AU24"] for h in history] == [0.0] * 4
+    synthesizer = load_synthesizer(str(logdir))
+    assert synthesizer.config.untrained_aus == ("AU24",)
+    kept = composed_maps(synthesizer.config, tf.ones([1, 4, 4, NUM_AUS])).numpy()[0]
+    assert np.all(kept[..., -1] == 0) and np.all(kept[..., :-1] == 1)
 
 
 @pytest.mark.parametrize("changes, flag", [({"eval_every": -1}, "--eval_every -1"),

@@ -12,8 +12,12 @@ from PIL import Image
 from conftest import REPO_ROOT
 from lac_gan.common.errors import UsageError, check_output_dir
 from lac_gan.data.image_io import read_rgb
+from lac_gan.data.landmarks import IBUG68_TO_49
 from lac_gan.product.editing import photo_pairs
+from tfrecords_tools import labeller
 from tfrecords_tools.openface_runs import readable_photo
+
+FAKE_OPENFACE = REPO_ROOT / "tests" / "fake_openface"
 
 
 def save(path, shape=(8, 8, 3)):
@@ -80,6 +84,22 @@ def test_a_phone_photo_is_edited_upright(phone_photo, tmp_path):
     photo = read_rgb(path)
     assert editor.alignments(photo, all_faces=False)  # "no face found" when read as stored
     assert editor.edit(photo, {6: 1}).shape == upright.shape
+
+
+def test_a_phone_photo_is_labelled_upright(phone_photo, tmp_path):
+    """OpenFace reads pixels as stored: the labeller hands it an upright copy, so the landmarks it
+    keeps are those of the upright photo (the stand-in OpenFace puts a face at the image's centre,
+    scaled by its width: stored sideways, both would be wrong)."""
+    sys.path.insert(0, str(FAKE_OPENFACE))
+    import fake_faces
+    path, _ = phone_photo
+    (tmp_path / "people" / "Ann").mkdir(parents=True)
+    path.rename(tmp_path / "people" / "Ann" / path.name)
+    manifest = labeller.label(str(tmp_path / "people"), str(tmp_path / "out"), str(FAKE_OPENFACE / "FeatureExtraction"))
+    assert manifest["counts"]["labelled"] == 1
+    points = np.loadtxt(tmp_path / "out" / "landmarks_49" / "S0001" / "T1" / "1.txt").reshape(49, 2)
+    upright = np.array(fake_faces.landmarks(200, 256, 20)).reshape(2, 68).T[list(IBUG68_TO_49)]
+    np.testing.assert_allclose(points, upright + 1.0, atol=0.01)  # OpenFace 0-based -> 1-based files
 
 
 def test_no_photo_edited_says_none_was_written(tmp_path):
