@@ -24,6 +24,7 @@ COMMANDS = {
     "evaluate": ("lac_gan.commands.evaluate", "the paper's Table 1: AU detection on real vs synthetic faces"),
     "edit": ("lac_gan.commands.edit", "switch chosen AUs on/off in any photo"),
     "export": ("lac_gan.commands.export", "write a SavedModel (aligned image, target AU labels) -> image"),
+    "serve": ("lac_gan.commands.serve", "a local web page: edit a photo's AUs with sliders (the serve extra)"),
     "train-detector": ("lac_gan.commands.train_detector", "train JAA-Net, the paper's second AU detector"),
     "convert-jaanet": ("lac_gan.commands.convert_jaanet", "PyTorch-JAANet v1 .pth weights -> a JAA-Net checkpoint"),
 }
@@ -144,6 +145,7 @@ INTERRUPTED = {
     "evaluate": "this run's table is not written; run it again (it replaces what this run wrote)",
     "edit": "the photos already edited are written; the others are not",
     "export": "no SavedModel was completed; run it again",
+    "serve": "the page is stopped; it kept nothing (photos and edits were held in memory only)",
 }
 
 

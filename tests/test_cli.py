@@ -10,7 +10,7 @@ from conftest import REPO_ROOT
 from lac_gan.cli import COMMANDS
 
 KEY_FLAG = {"convert": "--bp4d_root", "train": "--[no]demo", "evaluate": "--detector", "edit": "--set",
-            "export": "--out", "train-detector": "--eval_every", "convert-jaanet": "--pth_dir", "label": "--openface_bin"}
+            "export": "--out", "serve": "--port", "train-detector": "--eval_every", "convert-jaanet": "--pth_dir", "label": "--openface_bin"}
 
 
 def lacgan(*args, env=None):

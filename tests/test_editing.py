@@ -12,6 +12,7 @@ from PIL import Image
 from builders import write_untrained_checkpoint
 from conftest import REPO_ROOT
 from lac_gan.common.errors import UsageError
+from lac_gan.data.au_table import AU_NAMES
 from lac_gan.data.image_io import read_rgb
 from lac_gan.nets import figures
 from lac_gan.nets.synthesis import load_synthesizer
@@ -70,6 +71,18 @@ def test_an_intensity_moves_the_warp_by_that_share_of_its_movement(astronaut):
     full, half = (editor.plan(astronaut, face, parse_au_targets(f"AU12={value}")).moves.numpy() for value in (1, 0.5))
     assert np.abs(full).max() > 1.0
     np.testing.assert_allclose(half, 0.5 * full, atol=1e-6)
+
+
+def test_au_reach_holds_every_pixel_an_edit_of_the_au_changes(astronaut):
+    """What `lacgan serve` shows as the regions an edit may touch: each AU's edit stays inside."""
+    editor = FaceEditor(load_synthesizer(editor="warp"))
+    face = editor.alignments(astronaut, all_faces=False)[0]
+    reach = editor.au_reach(astronaut.shape, face)
+    for index in range(len(AU_NAMES)):
+        for target in (1.0, 0.0):
+            changed = np.any(editor.edit(astronaut, {index: target}, alignments=[face]) != astronaut, axis=-1)
+            assert changed.sum() > 100 and not np.any(changed & ~reach[..., index]), (AU_NAMES[index], target)
+    assert reach.sum() < 2 * 12 * 12_000  # no more than the kernels' reach (about 4,000-12,000 px an AU here)
 
 
 def test_edit_all_faces_of_a_group_photo(editor, shared_dir):

@@ -47,6 +47,16 @@ NUM_AUS = len(ACTION_UNITS)
 AU_NUMBERS: tuple[int, ...] = tuple(au.number for au in ACTION_UNITS)
 AU_NAMES: tuple[str, ...] = tuple(au.name for au in ACTION_UNITS)
 
+# Expressions as combinations of the 12 AUs: happy AU6+AU12 is the FACS/EMFACS happiness prototype,
+# angry AU4+AU23 the paper's (§4.2), sad EMFACS's AU1+AU4+AU15; EMFACS's surprise also has AU5 and
+# AU26, which BP4D does not code, so here it is the brows' AU1+AU2.
+EXPRESSIONS: dict[str, tuple[str, ...]] = {
+    "happy": ("AU6", "AU12"),
+    "surprise": ("AU1", "AU2"),
+    "angry": ("AU4", "AU23"),
+    "sad": ("AU1", "AU4", "AU15"),
+}
+
 # The inner eye corners whose horizontal distance is the ruler of the centre rules.
 RULER_LANDMARKS = (22, 25)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -19,21 +20,31 @@ class ImageReadError(DataError):
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
+def read_rgb(path: str | Path | BinaryIO, name: str | None = None, max_pixels: int | None = None) -> np.ndarray:
     """uint8 [H, W, 3] of an image in any mode (greyscale, 16-bit greyscale, RGBA, palette...),
     converted to RGB, turned upright by its EXIF orientation (a phone's photo shown upright everywhere
-    is stored on its side; OpenCV, and so OpenFace, applies the tag too)."""
+    is stored on its side; OpenCV, and so OpenFace, applies the tag too). `path` may be an open binary
+    file (an upload); errors name the image by `name`, default the path. An image of more than
+    `max_pixels` is an ImageReadError naming its size, found before its pixels are decoded."""
+    name = path if name is None else name
     try:
         with Image.open(path) as stored:
+            width, height = stored.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageReadError(f"{name}: {width} x {height} px is larger than the {max_pixels / 1e6:g} "
+                                     "megapixels accepted here; downscale it first")
             image = ImageOps.exif_transpose(stored)
             if image.mode in SIXTEEN_BIT_MODES:
                 grey = np.round(np.asarray(image, np.float64) / 257.0)  # 0..65535 -> 0..255
                 return np.repeat(np.clip(grey, 0, 255).astype(np.uint8)[..., None], 3, axis=-1)
             return np.asarray(image.convert("RGB"))
+    except ImageReadError:  # a DataError, so a ValueError: not to be taken for an unreadable file below
+        raise
     except FileNotFoundError as error:
-        raise ImageReadError(f"{path}: no such file") from error
+        raise ImageReadError(f"{name}: no such file") from error
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise ImageReadError(f"{path}: not a readable image ({error})") from error
+        detail = str(error).replace(repr(path), repr(str(name)))  # an open file's repr means nothing to the user
+        raise ImageReadError(f"{name}: not a readable image ({detail})") from error
 
 
 def photo_extras(path: str | Path) -> tuple[np.ndarray | None, bytes | None]:

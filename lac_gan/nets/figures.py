@@ -10,16 +10,16 @@ import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFont
 
 from lac_gan.common.errors import naming_path
-from lac_gan.data.au_table import AU_NAMES, NUM_AUS, au_index
+from lac_gan.data.au_table import AU_NAMES, EXPRESSIONS, NUM_AUS, au_index
 from lac_gan.data.bp4d import UNKNOWN_LABEL
 from lac_gan.data.image_range import to_uint8
 
-# Fig. 5's combinations. The paper's happy is AU2+AU6+AU7+AU12 (§4.2); AU6+AU12 is the usual
-# FACS/EMFACS happiness prototype; angry is the paper's AU4+AU23.
+# Fig. 5's combinations: the usual happy and the paper's angry (au_table.EXPRESSIONS), and the
+# paper's own happy, AU2+AU6+AU7+AU12 (§4.2).
 COMBINATIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("happy AU6+AU12", ("AU6", "AU12")),
+    ("happy AU6+AU12", EXPRESSIONS["happy"]),
     ("happy (paper) AU2+AU6+AU7+AU12", ("AU2", "AU6", "AU7", "AU12")),
-    ("angry AU4+AU23", ("AU4", "AU23")),
+    ("angry AU4+AU23", EXPRESSIONS["angry"]),
 )
 PADDING = 6
 BACKGROUND = (255, 255, 255)
