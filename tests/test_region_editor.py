@@ -130,13 +130,25 @@ def test_an_untrained_region_editor_moves_as_the_warp(face):
 
 def test_the_gain_keeps_the_tables_movement_as_its_floor(random_editor, face):
     """With random weights (heads far from 0) every gain is within [region_min_gain, region_max_gain]
-    = [-0.1, 0.5], both ends reached: an AU moves at least 0.9 of the table's movement, at most 1.5."""
+    = [-0.1, 0.5], both ends reached: an AU moves at least 0.9 of the table's movement, at most 1.5
+    (plus its residual moves, which bend and add to the table's movement but never undo it)."""
     images, landmarks = face
     config = random_editor.config
     _, extras = random_editor.generator.edit_plan(images, landmarks, tf.ones([1, NUM_AUS]))
     gains = extras["gains"].numpy()
     assert gains.min() >= config.region_min_gain - 1e-6 and gains.max() <= config.region_max_gain + 1e-6
     assert gains.min() < 0.9 * config.region_min_gain and gains.max() > 0.5 * config.region_max_gain
+    # Nor do the residual moves take a point back along its table direction: along it, every point
+    # moves at least (1 + region_min_gain) x the table's move, whichever way the change is requested.
+    for request in (1.0, -1.0):
+        plan, extras = random_editor.generator.edit_plan(images, landmarks, tf.fill([1, NUM_AUS], request))
+        _, table_moves, _ = movement.control_points(landmarks)
+        direction = request * table_moves.numpy()[0]
+        length = np.linalg.norm(direction, axis=-1)
+        along = np.sum(plan.moves.numpy()[0] * direction, axis=-1)[length > 0] / length[length > 0]
+        floor = (1 + config.region_min_gain) * length[length > 0]
+        assert np.abs(extras["residuals"].numpy()).max() > 0.5 * config.region_max_residual
+        assert np.all(along >= floor - 1e-4)
 
 
 def test_nothing_requested_is_the_source_exactly(random_editor, face):

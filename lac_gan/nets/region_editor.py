@@ -79,6 +79,16 @@ def region_boxes(points: tf.Tensor, radii: tf.Tensor, region: Region, image_size
     return tf.stack([low[:, 1], low[:, 0], high[:, 1], high[:, 0]], axis=-1) / scale
 
 
+def _never_back_along(residuals: tf.Tensor, directions: tf.Tensor) -> tf.Tensor:
+    """Residual moves [B, K, 2] without their part against each point's table direction [B, K, 2]
+    (points that do not move keep theirs): they may bend and add to the table's movement, never undo
+    it, so that (1 + region_min_gain) x the table is the floor. Free residuals took AU1's, AU4's and
+    AU15's points back by their whole bound against the table (docs/paper-notes.md, "The region editor")."""
+    unit = tf.math.divide_no_nan(directions, tf.norm(directions, axis=-1, keepdims=True))
+    backwards = tf.minimum(tf.reduce_sum(residuals * unit, axis=-1, keepdims=True), 0.0)
+    return residuals - backwards * unit
+
+
 class RegionNet(keras.layers.Layer):
     """One region's net: crop + requested-change planes -> per AU a movement gain, residual moves of
     its points, and a shading grid."""
@@ -166,6 +176,7 @@ class RegionEditorNet(keras.Model):
         size_of_request = tf.abs(requested)
         per_point = tf.gather(requested * (1.0 + gain), table.owner, axis=1)[..., None]
         point_request = tf.gather(size_of_request, table.owner, axis=1)[..., None]
+        residual = _never_back_along(residual, table_moves * tf.sign(per_point))
         moves = table_moves * per_point + residual * iod[:, None, None] * point_request
         windows = movement.au_windows(coarse, points, radii, table.owner)
         shades = (tf.gather(tf.concat(shades, axis=3), self._au_order, axis=3) * windows
