@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lac_gan.common.errors import UsageError
 from lac_gan.common.json_files import write_json_atomic
 from lac_gan.data import alignment
 from lac_gan.data.au_table import AU_NAMES
@@ -32,29 +33,63 @@ from lac_gan.product.editing import FaceEditor, parse_au_targets
 from tfrecords_tools import label_layout, labeller
 
 
-def chosen_photos(labels_dir: Path, part: str, subjects: str, au: str, state: int, count: int,
-                  seed: int) -> list[Path]:
-    """Seeded choice of labelled photos of the part's matching subjects whose label of `au` is `state`."""
-    members = [s for s in json.loads((labels_dir / label_layout.FOLDS_NAME).read_text())[part] if re.fullmatch(subjects, s)]
-    column = au.removeprefix("AU")
-    photos = []
-    for subject in members:
+def labelled_photos(labels_dir: Path, part: str, subjects: str) -> pd.DataFrame:
+    """The labelled photos of the `part` subjects matching `subjects` (of a `lacgan label` folder): a
+    row per photo, its `path` and its 12 AU labels (columns AU_NAMES: 0, 1, or 9 where unknown)."""
+    folds_path = labels_dir / label_layout.FOLDS_NAME
+    if not folds_path.is_file():
+        raise UsageError(f"--labels {labels_dir}: no {label_layout.FOLDS_NAME}; expected a `lacgan label` output folder")
+    folds = json.loads(folds_path.read_text())
+    if part not in folds:
+        raise UsageError(f"--part {part}: {labels_dir} has the parts {', '.join(folds)}")
+    rows = []
+    for subject in (s for s in folds[part] if re.fullmatch(subjects, s)):
         for table_path in sorted((labels_dir / "AU_OCC").glob(f"{subject}_*.csv")):
-            table = pd.read_csv(table_path)
             task = table_path.stem.split("_", 1)[1]
-            for frame in table.loc[table[column] == state, "0"]:
-                photos += sorted((labels_dir / "images" / subject / task).glob(f"{frame}.*"))
+            images = {p.stem: p for p in sorted((labels_dir / "images" / subject / task).glob("*.*"))}
+            for frame, *labels in pd.read_csv(table_path).itertuples(index=False):
+                if str(frame) in images:
+                    rows.append((images[str(frame)], *labels))
+    return pd.DataFrame(rows, columns=["path", *AU_NAMES])
+
+
+def chosen_photos(photos: pd.DataFrame, states: dict[str, int], count: int, seed: int) -> list[Path]:
+    """Seeded choice of `count` of the `labelled_photos` whose label of each AU in `states` is its state."""
+    matching = np.ones(len(photos), dtype=bool)
+    for au, state in states.items():
+        matching &= photos[au].to_numpy() == state
+    candidates = photos.loc[matching, "path"].tolist()
     rng = np.random.default_rng(seed)
-    return [photos[i] for i in sorted(rng.choice(len(photos), size=min(count, len(photos)), replace=False))]
+    return [candidates[i] for i in sorted(rng.choice(len(candidates), size=min(count, len(candidates)), replace=False))]
+
+
+def openface_labels(folder: Path, out_dir: Path, openface_bin: str, workers: int = 2,
+                    photos_per_call: int = 100) -> tuple[dict[Path, np.ndarray], dict]:
+    """({photo of `folder`, resolved: its 12 AU labels by `lacgan label` (0/1, 9 for AU24)}, the
+    labeller's counts); a photo OpenFace does not label is left out."""
+    manifest = labeller.label(str(folder), str(out_dir), openface_bin, workers=workers,
+                              photos_per_call=photos_per_call)
+    labels = {}
+    for table_path in sorted((out_dir / "AU_OCC").glob("*.csv")):
+        subject, task = table_path.stem.split("_", 1)
+        # The layout's images are links to the labelled photos, named by frame.
+        sources = {p.stem: p.resolve() for p in (out_dir / "images" / subject / task).iterdir()}
+        for frame, *values in pd.read_csv(table_path).itertuples(index=False):
+            labels[sources[str(frame)]] = np.asarray(values, dtype=int)
+    return labels, manifest["counts"]
 
 
 def judged_rates(folder: Path, out_dir: Path, openface_bin: str) -> tuple[dict, dict]:
     """({AU: share of labelled photos OpenFace reads it present}, the labeller's counts)."""
-    manifest = labeller.label(str(folder), str(out_dir), openface_bin, workers=2)
-    tables = [pd.read_csv(p) for p in sorted((out_dir / "AU_OCC").glob("*.csv"))]
-    table = pd.concat(tables) if tables else pd.DataFrame(columns=["0", *(a.removeprefix("AU") for a in AU_NAMES)])
-    rates = {a: (float((table[a.removeprefix("AU")] == 1).mean()) if len(table) else None) for a in AU_NAMES}
-    return rates, manifest["counts"]
+    labels, counts = openface_labels(folder, out_dir, openface_bin)
+    table = np.asarray(list(labels.values())).reshape(-1, len(AU_NAMES))
+    rates = {a: (float((table[:, i] == 1).mean()) if len(table) else None) for i, a in enumerate(AU_NAMES)}
+    return rates, counts
+
+
+def dlib_distance(judge, edited_crop: np.ndarray, unedited_crop: np.ndarray) -> float:
+    """dlib's descriptor distance between two uint8 aligned crops of one face (< 0.6: the same person)."""
+    return float(judge.score(to_model_range(edited_crop[None]).numpy(), to_model_range(unedited_crop[None]).numpy())[0])
 
 
 def main() -> None:
@@ -76,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     targets = parse_au_targets(args.set)
     au, state = (args.present, 1) if args.present else (args.absent or "AU12", 0)
-    photos = chosen_photos(args.labels, args.part, args.subjects, au, state, args.count, args.seed)
+    photos = chosen_photos(labelled_photos(args.labels, args.part, args.subjects), {au: state}, args.count, args.seed)
     editor = FaceEditor(load_synthesizer(args.checkpoint, args.editor))
     judge = dlib_judge()
     distances, edited_count = [], 0
@@ -90,8 +125,7 @@ def main() -> None:
         write_rgb(edited, args.out_dir / "edited" / person / f"{number:04d}.png")
         write_rgb(photo, args.out_dir / "unedited" / person / f"{number:04d}.png")
         to_crop = alignments[0].to_crop
-        crops = [to_model_range(alignment.warp_image(p, to_crop, editor.size)).numpy() for p in (edited, photo)]
-        distances.append(float(judge.score(crops[0][None], crops[1][None])[0]))
+        distances.append(dlib_distance(judge, *(alignment.warp_image(p, to_crop, editor.size) for p in (edited, photo))))
         edited_count += 1
     edited_rates, edited_counts = judged_rates(args.out_dir / "edited", args.out_dir / "judged_edited",
                                                args.openface_bin)
