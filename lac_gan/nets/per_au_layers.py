@@ -120,14 +120,15 @@ class PerAUConv2D(keras.layers.Layer):
         return tf.nn.conv2d(x, kernel, self.strides, "SAME")
 
     def _split(self, x: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-        outputs = []
-        for au, x_au in enumerate(tf.split(x, NUM_AUS, axis=-1)):
-            if self.transpose:
-                outputs.append(tf.nn.conv2d_transpose(
-                    x_au, tf.transpose(kernel[au], [0, 1, 3, 2]), self._output_shape(x_au, self.out_channels),
-                    self.strides, "SAME"))
-            else:
-                outputs.append(tf.nn.conv2d(x_au, kernel[au], self.strides, "SAME"))
+        # One unstack (and one output shape) per layer, not 12 slices: each slice and its gradient
+        # add several ops to the traced train step, which made them about half of its graph.
+        pairs = zip(tf.split(x, NUM_AUS, axis=-1), tf.unstack(kernel))
+        if self.transpose:
+            output_shape = self._output_shape(x, self.out_channels)
+            outputs = [tf.nn.conv2d_transpose(x_au, tf.transpose(kernel_au, [0, 1, 3, 2]), output_shape,
+                                              self.strides, "SAME") for x_au, kernel_au in pairs]
+        else:
+            outputs = [tf.nn.conv2d(x_au, kernel_au, self.strides, "SAME") for x_au, kernel_au in pairs]
         return tf.concat(outputs, axis=-1)
 
     def call(self, x):
@@ -151,5 +152,6 @@ class PerAUDense(keras.layers.Layer):
         if formulation(self.compute_dtype) == "grouped":
             y = tf.einsum("bai,aio->bao", x, kernel)
         else:
-            y = tf.stack([tf.matmul(x[:, au], kernel[au]) for au in range(NUM_AUS)], axis=1)
+            y = tf.stack([tf.matmul(x_au, kernel_au) for x_au, kernel_au in zip(tf.unstack(x, NUM_AUS, axis=1),
+                                                                                 tf.unstack(kernel))], axis=1)
         return y + tf.cast(self.bias, self.compute_dtype)
