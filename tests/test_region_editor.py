@@ -164,14 +164,14 @@ def test_nothing_requested_is_the_source_exactly(random_editor, face):
 NOSE_BASE = tuple(range(14, 19))  # 49-point nostrils (68-point 31-35)
 
 
-@pytest.mark.parametrize("au", ["AU12", "AU15"])
-def test_a_lip_corner_movement_leaves_the_nose_almost_still(au):
-    """The corners' kernel must not reach the nose: at sigma 0.35 IOD AU12 lifted the nostrils by 0.62
-    of the corners' movement, and undoing a smile pinched them (same person 87 %; at 0.25: 0.11-0.16,
-    docs/paper-notes.md, "The region editor")."""
+def test_a_lip_corner_depressor_leaves_the_nose_almost_still():
+    """AU15's kernel must not reach the nose: at sigma 0.35 IOD its corners' move dragged the nostrils
+    by 0.94 of it; at 0.25, 0.18 (and OpenFace read AU15 after the warp in 63 % of 100 held-out photos
+    against 37 %). AU12 keeps 0.35 (0.66): narrower, it drew a W-shaped mouth (docs/paper-notes.md,
+    "Kernel widths")."""
     landmarks = tf.constant(alignment.canonical_landmarks49(200)[None], tf.float32)
     points, moves, radii = movement.control_points(landmarks)
-    own = (movement.CONTROL_TABLE.owner == AU_NAMES.index(au)).astype(np.float32)[None, :, None]
+    own = (movement.CONTROL_TABLE.owner == AU_NAMES.index("AU15")).astype(np.float32)[None, :, None]
     flow = np.linalg.norm(movement.flow_at(landmarks, points, moves * own, radii,
                                            movement.CONTROL_TABLE.owner_one_hot).numpy()[0], axis=-1)
     assert flow[list(NOSE_BASE)].max() < 0.2 * flow[[31, 37]].mean()

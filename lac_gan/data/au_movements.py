@@ -58,14 +58,14 @@ AU_MOVEMENTS: dict[str, AuMovement] = {
     "AU7": AuMovement(0.18, _each((23, 24, 29, 30), up=0.07) + _each((20, 21, 26, 27), up=-0.03)),
     "AU10": AuMovement(0.25, _each((33, 34, 35), up=0.12) + _each((32, 36), up=0.09)
                        + _each((43, 44, 45), up=0.11) + _each((14, 15, 16, 17, 18), up=0.04)),
-    "AU12": AuMovement(0.25, _each((31, 37), out=0.105, up=0.21)
+    "AU12": AuMovement(0.35, _each((31, 37), out=0.105, up=0.21)
                        + _each((31, 37), out=0.08, up=0.16, **_INNER_CORNER)),
     "AU14": AuMovement(0.30, _each((31, 37), out=-0.06, up=0.03)
                        + _each((31, 37), out=-0.05, up=0.02, **_INNER_CORNER)),
     "AU15": AuMovement(0.25, _each((31, 37), out=0.03, up=-0.16)
                        + _each((31, 37), up=-0.12, **_INNER_CORNER) + _each((39, 41), up=-0.04)),
     # The chin (68-point 7-9) as points 0.5 IOD below the lower lip.
-    "AU17": AuMovement(0.22, _each((39, 40, 41), up=0.10) + _each((46, 47, 48), up=0.08)
+    "AU17": AuMovement(0.30, _each((39, 40, 41), up=0.10) + _each((46, 47, 48), up=0.08)
                        + _each((39, 40, 41), up=0.08, at_down=0.5)),
     "AU23": AuMovement(0.22, _each((33, 34, 35), up=-0.05) + _each((39, 40, 41), up=0.05)
                        + _each((31, 37), out=-0.04)),
