@@ -1,9 +1,11 @@
-"""Seconds per photo of `lacgan edit` on this machine (MTCNN, alignment, generator, blend back).
+"""Seconds per photo of `lacgan edit` on this machine (face detection, landmarks, alignment, the
+editor, drawing the edit into the photo).
 
-    PYTHONPATH=.:tests python benchmarks/edit_photo.py [--preset paper] [--repeats 5]
+    PYTHONPATH=.:tests python benchmarks/edit_photo.py [--preset paper | --editor bundled | --editor warp] [--repeats 5]
 
-Uses an untrained generator of the preset's size (the speed does not depend on the weights) and
-skimage's astronaut photo (512 x 512).
+With --preset, an untrained generator of the preset's size (the speed does not depend on the
+weights); --editor bundled: the model that ships, as `lacgan edit` uses it with no --checkpoint;
+--editor warp: the fixed warp. The photo: skimage's astronaut (512 x 512).
 """
 import argparse
 import tempfile
@@ -20,13 +22,18 @@ from lac_gan.product.editing import FaceEditor, parse_au_targets
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="paper")
+    chosen = parser.add_mutually_exclusive_group()
+    chosen.add_argument("--preset", default="paper")
+    chosen.add_argument("--editor", choices=["bundled", "warp"])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    logdir = write_untrained_checkpoint(Path(tempfile.mkdtemp()), preset(args.preset))
     started = time.perf_counter()
-    editor = FaceEditor(load_synthesizer(str(logdir)))
-    print(f"load checkpoint + MTCNN: {time.perf_counter() - started:.2f} s")
+    if args.editor:
+        editor = FaceEditor(load_synthesizer(editor=None if args.editor == "bundled" else args.editor))
+    else:
+        logdir = write_untrained_checkpoint(Path(tempfile.mkdtemp()), preset(args.preset))
+        editor = FaceEditor(load_synthesizer(str(logdir)))
+    print(f"load {args.editor or args.preset} + face detector: {time.perf_counter() - started:.2f} s")
     photo, targets = data.astronaut(), parse_au_targets("AU12=1,AU6=1", "AU4")
     times = []
     for _ in range(args.repeats + 1):
