@@ -3,8 +3,9 @@
     python benchmarks/bundle_model.py --checkpoint W/region --judged W/region_judged \\
         --command "bash benchmarks/people_experiment.sh W" --out lac_gan/resources/bundled_model
 
-The manifest records the command that trained it, the data, this repository's commit, the held-out
-scores (every `edit_judged.json` under --judged, by AU) and each file's size and sha256.
+The manifest records the command that trained it, the data, the commit that trained it, the held-out
+scores (every `edit_judged.json` under --judged, by AU) and the commit they were judged with (this
+one: the editing code around the weights can change), and each file's size and sha256.
 """
 from __future__ import annotations
 
@@ -40,9 +41,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--commit", help="the commit whose code trained the checkpoint (default: HEAD)")
     args = parser.parse_args()
-    commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    about = {"command": args.command, "data": DATA, "commit": commit,
-             "held_out_openface": judged_scores(args.judged)}
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    about = {"command": args.command, "data": DATA, "commit": args.commit or head,
+             "held_out_openface": judged_scores(args.judged), "judged_with_commit": head}
     print(f"wrote {write_bundled_model(args.checkpoint, args.out, about)}")
 
 
