@@ -4,17 +4,15 @@ on the warp editor (no weights to load, so the server starts in seconds)."""
 import base64
 import importlib.util
 import io
-import select
 import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from browser import browser_missing, chromium, move_slider, open_page, served
 from conftest import REPO_ROOT
 from lac_gan.common.errors import UserError
 from lac_gan.data.image_io import ImageReadError
@@ -22,9 +20,6 @@ from lac_gan.nets.synthesis import load_synthesizer
 from lac_gan.product import serve
 from lac_gan.product.editing import FaceEditor, NoFaceError
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright's own browser download is not used
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 AU12 = 6
 
 
@@ -143,36 +138,14 @@ def test_the_oldest_photos_are_let_go_beyond_the_memory_budget(session, astronau
 
 # --- the page in a real browser -------------------------------------------------------------------
 
-def browser_missing() -> str | None:
-    """Why the browser test cannot run here, or None."""
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is absent (Debian's chromium package; .ci/run installs it)"
-    for package in ("playwright", *serve.WEB_PACKAGES):
-        if importlib.util.find_spec(package) is None:
-            return f"{package} is not installed (.ci/run installs the serve extra and playwright)"
-    return None
-
-
 @pytest.fixture(scope="module")
 def server_url():
-    process = subprocess.Popen([sys.executable, "-m", "lac_gan", "serve", "--editor", "warp", "--port", "0"],
-                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    output, deadline = [], time.monotonic() + 180
     try:
-        while time.monotonic() < deadline and process.poll() is None:
-            if select.select([process.stdout], [], [], 1.0)[0]:
-                line = process.stdout.readline()
-                output.append(line)
-                if line.startswith("lacgan serve: open http://"):
-                    yield line.split()[3]
-                    return
-        pytest.fail(f"lacgan serve did not print its URL:\n{''.join(output)}")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        serve.require_web_packages()
+    except UserError as error:
+        pytest.skip(str(error))
+    with served("--editor", "warp") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -180,11 +153,8 @@ def browser():
     reason = browser_missing()
     if reason:
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 READ_IMAGE = """async (selector) => {
@@ -200,19 +170,6 @@ READ_IMAGE = """async (selector) => {
 def shown(page, selector: str) -> np.ndarray:
     """The pixels of an <img> of the page, as the server sent them."""
     return decoded(base64.b64decode(page.evaluate(READ_IMAGE, selector)))
-
-
-def open_page(browser, url):
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.goto(url)
-    page.wait_for_selector("body[data-ready]", timeout=30_000)
-    return page
-
-
-def move_slider(page, au: str, share: float) -> None:
-    """Click the AU's slider `share` of the way along, as a user does (input, then change)."""
-    box = page.locator(f"#slider-{au}").bounding_box()
-    page.mouse.click(box["x"] + share * box["width"], box["y"] + box["height"] / 2)
 
 
 def test_the_page_edits_the_astronaut_in_a_browser(browser, server_url, astronaut):
