@@ -122,16 +122,20 @@ def interrupted(command: list[str], started, timeout: float = 240.0) -> subproce
     deadline = time.monotonic() + timeout
     while not started() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    # Which side failed, when one does: the command ending before the Ctrl-C could reach it is this
+    # test's timing, not the command's handling of it.
+    running_when_signalled = process.poll() is None
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
+    assert running_when_signalled, f"the command ended before the interrupt was sent: {err[-1500:]}"
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def test_ctrl_c_during_an_edit_is_one_line_and_exit_130(tmp_path, astronaut):
     photos, out = tmp_path / "photos", tmp_path / "edited"
     photos.mkdir()
-    for number in range(40):
-        Image.fromarray(astronaut).save(photos / f"{number:02d}.png")
+    for number in range(120):  # 0.25 s each with the warp: half a minute to catch it editing
+        Image.fromarray(astronaut).save(photos / f"{number:03d}.png")
     result = interrupted(["edit", "--editor", "warp", "--image", str(photos), "--set", "AU12", "--out", str(out)],
                          lambda: out.is_dir() and any(out.glob("*.png")))
     assert result.returncode == 130, result.stderr[-2000:]
