@@ -117,8 +117,11 @@ def interrupted(command: list[str], started, timeout: float = 240.0) -> subproce
     """Runs `python -m lac_gan COMMAND`, sends SIGINT (Ctrl-C) once `started()` is true, and waits."""
     import signal
     import time
+    # As from a terminal: a test runner started in the background inherits SIGINT ignored (POSIX, for
+    # `cmd &` in a shell without job control), and so would the command, which then never sees it.
     process = subprocess.Popen([sys.executable, "-m", "lac_gan", *command], cwd=REPO_ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + timeout
     while not started() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
