@@ -64,13 +64,20 @@ def test_edit_changes_only_the_chosen_au_regions_of_the_face(editor, astronaut):
     np.testing.assert_array_equal(edited[outside], astronaut[outside])
 
 
-def test_an_intensity_moves_the_warp_by_that_share_of_its_movement(astronaut):
-    """--set AU12=0.5 reaches the editor: the warp's lip corners move half as far as at AU12=1."""
+@pytest.mark.parametrize("au", ["AU1", "AU12"])
+def test_an_intensity_moves_the_warp_by_that_share_of_its_movement(astronaut, au):
+    """--set AUx=0.5 reaches the editor, half-way between =0 and =1: for AU1, half the movement of
+    =1 (a photo's own AU1 is not estimated: =0 undoes a typical one); for AU12, which the astronaut
+    already shows (her smile, from her lip corners), half-way between undoing it and keeping it."""
     editor = FaceEditor(load_synthesizer(editor="warp"))
     face = editor.alignments(astronaut, all_faces=False)[0]
-    full, half = (editor.plan(astronaut, face, parse_au_targets(f"AU12={value}")).moves.numpy() for value in (1, 0.5))
-    assert np.abs(full).max() > 1.0
-    np.testing.assert_allclose(half, 0.5 * full, atol=1e-6)
+    full, half, none = (editor.plan(astronaut, face, parse_au_targets(f"{au}={value}")).moves.numpy()
+                        for value in (1, 0.5, 0))
+    assert np.abs(full - none).max() > 1.0
+    if au == "AU1":
+        np.testing.assert_allclose(half, 0.5 * full, atol=1e-6)
+    else:
+        np.testing.assert_allclose(half, (full + none) / 2, atol=1e-5)
 
 
 def test_au_reach_holds_every_pixel_an_edit_of_the_au_changes(astronaut):
@@ -79,9 +86,12 @@ def test_au_reach_holds_every_pixel_an_edit_of_the_au_changes(astronaut):
     face = editor.alignments(astronaut, all_faces=False)[0]
     reach = editor.au_reach(astronaut.shape, face)
     for index in range(len(AU_NAMES)):
-        for target in (1.0, 0.0):
-            changed = np.any(editor.edit(astronaut, {index: target}, alignments=[face]) != astronaut, axis=-1)
-            assert changed.sum() > 100 and not np.any(changed & ~reach[..., index]), (AU_NAMES[index], target)
+        changed = {target: np.any(editor.edit(astronaut, {index: target}, alignments=[face]) != astronaut, axis=-1)
+                   for target in (1.0, 0.0)}
+        # Her smile is already whole (AU12=1 moves nothing); every AU changes the photo one way.
+        assert max(c.sum() for c in changed.values()) > 100, AU_NAMES[index]
+        for target, pixels in changed.items():
+            assert not np.any(pixels & ~reach[..., index]), (AU_NAMES[index], target)
     assert reach.sum() < 2 * 12 * 12_000  # no more than the kernels' reach (about 4,000-12,000 px an AU here)
 
 

@@ -34,18 +34,46 @@ class ControlPoint:
 
 
 @dataclass(frozen=True)
+class RestingPlace:
+    """Where a moving landmark sits on faces without the AU: mean and standard deviation of its
+    (out, up) place in the face frame, IOD from the eyes' midpoint."""
+    landmark: int
+    out: float
+    out_sd: float
+    up: float
+    up_sd: float
+
+
+@dataclass(frozen=True)
 class AuMovement:
-    """An AU's control points and the width (sigma, IOD) of the smooth kernel spreading their moves."""
+    """An AU's control points and the width (sigma, IOD) of the smooth kernel spreading their moves;
+    `resting`, where measured, the resting places of its moving landmarks, from which an editor
+    estimates how far a photo's own face has already moved (lac_gan/nets/movement.py:source_strength);
+    `still`, landmarks its movement must leave in place (lac_gan/nets/movement.py: still points)."""
     sigma: float
     points: tuple[ControlPoint, ...]
+    resting: tuple[RestingPlace, ...] = ()
+    still: tuple[int, ...] = ()
 
 
 def _each(landmarks, **move) -> tuple[ControlPoint, ...]:
     return tuple(ControlPoint(i, **move) for i in landmarks)
 
 
+# The nostrils (68-point 31-35), which a mouth movement wide enough to look like a smile (AU12's
+# sigma 0.35 IOD) drags by 0.66 of the corners' move: held still by AU12 and AU15.
+NOSE_BASE = tuple(range(14, 19))
 # Lip corners 48 / 54 (68-point) are 31 / 37; the inner corners 60 / 64 are placed 0.05 IOD inward.
 _INNER_CORNER = dict(at_out=-0.05)
+
+# The lip corners on the 4,546 training faces (LFW + video_au people, parts 1-2) that OpenFace labels
+# without AU12, measured by benchmarks/resting_geometry.py. Of the AUs moved by landmarks, only AU12's
+# estimate tells held-out faces with it from faces without well (AUC 0.87; AU6's lids 0.88, but
+# OpenFace reads AU6 from the cheek's appearance, which they do not measure; the others 0.33-0.77:
+# docs/paper-notes.md, "Undoing an AU"), so the others have none and an edit of a photo assumes a
+# typical occurrence.
+_AU12_RESTING = (RestingPlace(31, out=0.4189, out_sd=0.0538, up=-1.1168, up_sd=0.0835),
+                 RestingPlace(37, out=0.4060, out_sd=0.0569, up=-1.1153, up_sd=0.0822))
 
 AU_MOVEMENTS: dict[str, AuMovement] = {
     "AU1": AuMovement(0.30, _each((4, 5), up=0.18) + _each((3, 6), up=0.12)),
@@ -59,11 +87,13 @@ AU_MOVEMENTS: dict[str, AuMovement] = {
     "AU10": AuMovement(0.25, _each((33, 34, 35), up=0.12) + _each((32, 36), up=0.09)
                        + _each((43, 44, 45), up=0.11) + _each((14, 15, 16, 17, 18), up=0.04)),
     "AU12": AuMovement(0.35, _each((31, 37), out=0.105, up=0.21)
-                       + _each((31, 37), out=0.08, up=0.16, **_INNER_CORNER)),
+                       + _each((31, 37), out=0.08, up=0.16, **_INNER_CORNER), resting=_AU12_RESTING,
+                       still=NOSE_BASE),
     "AU14": AuMovement(0.30, _each((31, 37), out=-0.06, up=0.03)
                        + _each((31, 37), out=-0.05, up=0.02, **_INNER_CORNER)),
     "AU15": AuMovement(0.25, _each((31, 37), out=0.03, up=-0.16)
-                       + _each((31, 37), up=-0.12, **_INNER_CORNER) + _each((39, 41), up=-0.04)),
+                       + _each((31, 37), up=-0.12, **_INNER_CORNER) + _each((39, 41), up=-0.04),
+                       still=NOSE_BASE),
     # The chin (68-point 7-9) as points 0.5 IOD below the lower lip.
     "AU17": AuMovement(0.30, _each((39, 40, 41), up=0.10) + _each((46, 47, 48), up=0.08)
                        + _each((39, 40, 41), up=0.08, at_down=0.5)),

@@ -54,14 +54,95 @@ def control_table() -> ControlTable:
 
 CONTROL_TABLE = control_table()
 
+# Still points: each AU's `still` landmarks join its normalised mix with no move, a kernel of width
+# STILL_SIGMA IOD and STILL_WEIGHT times a moving point's weight, so the flow there is
+# ~1 / (1 + STILL_WEIGHT) of what it would be and returns smoothly to it within 3 STILL_SIGMA.
+STILL_SIGMA = 0.12
+STILL_WEIGHT = 10.0
+STILL_LANDMARKS = np.asarray([i for au in AU_NAMES for i in AU_MOVEMENTS[au].still], np.int32)
+STILL_OWNER = np.asarray([a for a, au in enumerate(AU_NAMES) for _ in AU_MOVEMENTS[au].still], np.int32)
+# The mix weights [K + P, 12] of a plan's points: the table's moving points, then the still points.
+PLAN_OWNERS = np.concatenate([CONTROL_TABLE.owner_one_hot,
+                              STILL_WEIGHT * np.eye(NUM_AUS, dtype=np.float32)[STILL_OWNER]])
 
-def requested_change(targets: tf.Tensor, source_labels: tf.Tensor) -> tf.Tensor:
+
+def with_still_points(landmarks: tf.Tensor, points: tf.Tensor, moves: tf.Tensor, radii: tf.Tensor):
+    """The table's points [B, K, 2], moves [B, K, 2] and radii [B, K] on faces [B, 49, 2] followed by
+    the still points (no move): the movement of a plan, mixed by PLAN_OWNERS."""
+    still = tf.gather(tf.cast(landmarks, tf.float32), STILL_LANDMARKS, axis=1)
+    _, _, _, iod = face_frame(landmarks)
+    return (tf.concat([points, still], 1), tf.concat([moves, tf.zeros_like(still)], 1),
+            tf.concat([radii, STILL_SIGMA * iod[:, None] * tf.ones([1, len(STILL_LANDMARKS)])], 1))
+
+
+@dataclass(frozen=True)
+class RestingTable:
+    """The resting places of au_movements (numpy, [M] or [M, 2]): landmark, mean and sd of its
+    (out, up) place, the owning AU's move there at strength 1 (its control point on the landmark
+    itself), and the AU's index; `estimated` [12] bool: the AUs that have resting places."""
+    landmark: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    move: np.ndarray
+    owner: np.ndarray
+    estimated: np.ndarray
+
+
+def resting_table(movements=None) -> RestingTable:
+    movements = AU_MOVEMENTS if movements is None else movements
+    rows = []
+    for a, au in enumerate(AU_NAMES):
+        own = {p.landmark: p for p in movements[au].points if p.at_out == 0 and p.at_down == 0}
+        rows += [(r.landmark, (r.out, r.up), (r.out_sd, r.up_sd), (own[r.landmark].out, own[r.landmark].up), a)
+                 for r in movements[au].resting]
+    landmark, mean, sd, move, owner = (np.asarray(c) for c in zip(*rows)) if rows else ([],) * 5
+    estimated = np.isin(np.arange(NUM_AUS), owner)
+    return RestingTable(np.asarray(landmark, np.int32), np.asarray(mean, np.float32).reshape(-1, 2),
+                        np.asarray(sd, np.float32).reshape(-1, 2), np.asarray(move, np.float32).reshape(-1, 2),
+                        np.asarray(owner, np.int32), estimated)
+
+
+RESTING_TABLE = resting_table()
+
+
+def frame_places(landmarks: tf.Tensor, indices) -> tf.Tensor:
+    """The (out, up) places [B, n, 2] of landmarks[:, indices] in the face frame, IOD from the eyes'
+    midpoint: out away from the midline (as control_points' moves), up perpendicular to the eye line."""
+    middle, x_axis, y_axis, iod = face_frame(landmarks)
+    offsets = tf.gather(tf.cast(landmarks, tf.float32), indices, axis=1) - middle[:, None]
+    across = tf.reduce_sum(offsets * x_axis[:, None], axis=-1) / iod[:, None]
+    down = tf.reduce_sum(offsets * y_axis[:, None], axis=-1) / iod[:, None]
+    return tf.stack([tf.abs(across), -down], axis=-1)
+
+
+def source_strength(landmarks: tf.Tensor, table: RestingTable = RESTING_TABLE) -> tf.Tensor:
+    """How far each AU's landmarks of faces [B, 49, 2] have already moved from their resting places
+    along its movement, in strengths of the table (0 at rest, 1 = the table's whole movement) [B, 12]:
+    the weighted least-squares fit of s in place = rest + s * move, each coordinate weighted by
+    1 / sd^2 of the resting places. 0 for the AUs without resting places."""
+    if not len(table.landmark):
+        return tf.zeros([tf.shape(landmarks)[0], NUM_AUS])
+    weights = np.where(table.sd > 0, table.move / np.maximum(np.square(table.sd), 1e-12), 0.0).astype(np.float32)
+    deviation = frame_places(landmarks, table.landmark) - table.mean  # [B, M, 2]
+    numerator = tf.math.unsorted_segment_sum(tf.transpose(tf.reduce_sum(deviation * weights, -1)), table.owner, NUM_AUS)
+    denominator = np.bincount(table.owner, (table.move * weights).sum(-1), NUM_AUS)
+    return tf.transpose(tf.math.divide_no_nan(numerator, tf.constant(denominator, tf.float32)[:, None]))
+
+
+def requested_change(targets: tf.Tensor, source_labels: tf.Tensor, landmarks: tf.Tensor | None = None) -> tf.Tensor:
     """How far each AU is asked to move [B, 12] (1 = its table movement), from targets [B, 12] in
     [0, 1] and the source's labels 0/1/9: target - source where the label is known (0 when the AU
-    already is as asked), else the target itself, and -1 (a typical occurrence undone) for a target
-    of 0. The warp moves by it; the region editor scales it by a learned gain."""
+    already is as asked). Where it is unknown (any photo): with the faces' landmarks [B, 49, 2], for
+    the AUs with resting places, target - the strength the face already shows (source_strength,
+    clipped to [0, 1]): a smile is undone by its own lift and a smiling face smiles only a little
+    more; otherwise the target itself, and -1 (a typical occurrence undone) for a target of 0.
+    The warp moves by it; the region editor scales it by a learned gain."""
+    targets = tf.cast(targets, tf.float32)
     known = tf.not_equal(source_labels, UNKNOWN_LABEL)
     unknown_source = tf.where(targets > 0, targets, -1.0)
+    if landmarks is not None:
+        shown = tf.clip_by_value(source_strength(landmarks), 0.0, 1.0)
+        unknown_source = tf.where(RESTING_TABLE.estimated, targets - shown, unknown_source)
     return tf.where(known, targets - tf.cast(source_labels, tf.float32), unknown_source)
 
 

@@ -185,8 +185,9 @@ class RegionEditorNet(keras.Model):
         if stride != 1:  # computed on the coarse grid, then resized: smooth, and 12 x fewer full-size maps
             shade = tf.image.resize(shade[..., None], [size, size], "bilinear")[..., 0]
         batch = tf.shape(images)[0]
-        plan = movement.EditPlan(points=points, moves=moves, radii=radii,
-                                 owner_one_hot=tf.constant(table.owner_one_hot), colour=tf.zeros_like(images),
+        plan_points, plan_moves, plan_radii = movement.with_still_points(landmarks, points, moves, radii)
+        plan = movement.EditPlan(points=plan_points, moves=plan_moves, radii=plan_radii,
+                                 owner_one_hot=tf.constant(movement.PLAN_OWNERS), colour=tf.zeros_like(images),
                                  colour_weight=tf.zeros([batch, size, size]), shade=shade)
         return plan, {"gains": gain, "residuals": residual, "shades": shades}
 
@@ -218,8 +219,8 @@ class RegionSynthesizer(movement.Editor):
         return (plan.points, plan.moves, plan.radii, plan.shade)
 
     def plan(self, images, attention_maps, landmarks, targets, chosen, source_labels) -> movement.EditPlan:
-        requested = movement.requested_change(targets, source_labels) * chosen
+        requested = movement.requested_change(targets, source_labels, landmarks) * chosen
         points, moves, radii, shade = self._plan(images, landmarks, requested)
         return movement.EditPlan(points=points, moves=moves, radii=radii,
-                                 owner_one_hot=tf.constant(movement.CONTROL_TABLE.owner_one_hot),
+                                 owner_one_hot=tf.constant(movement.PLAN_OWNERS),
                                  colour=tf.zeros_like(images), colour_weight=tf.zeros_like(shade), shade=shade)

@@ -25,8 +25,9 @@ class WarpEditor(movement.Editor):
 
     def plan(self, images, attention_maps, landmarks, targets, chosen, source_labels) -> movement.EditPlan:
         points, moves, radii = movement.control_points(landmarks, self.table)
-        strength = movement.requested_change(targets, source_labels) * chosen
+        strength = movement.requested_change(targets, source_labels, landmarks) * chosen
         per_point = tf.gather(strength, self.table.owner, axis=1)[..., None]
-        return movement.EditPlan(points=points, moves=moves * per_point, radii=radii,
-                                 owner_one_hot=tf.constant(self.table.owner_one_hot),
+        points, moves, radii = movement.with_still_points(landmarks, points, moves * per_point, radii)
+        return movement.EditPlan(points=points, moves=moves, radii=radii,
+                                 owner_one_hot=tf.constant(movement.PLAN_OWNERS),
                                  colour=tf.zeros_like(images), colour_weight=tf.zeros_like(images[..., 0]))

@@ -203,14 +203,17 @@ def move_photo(photo: np.ndarray, plan: EditPlan, to_photo: np.ndarray) -> np.nd
     moving points reach, the photo's pixels warped there. Pixels the flow does not reach are returned
     untouched."""
     moves = plan.moves[0].numpy()
+    owners = plan.owner_one_hot.numpy()
     moving = np.linalg.norm(moves, axis=-1) > 0
     if not moving.any():
         return photo
+    # The moving points and the points of the moving AUs' mixes that hold still.
+    used = moving | (owners[:, owners[moving].any(axis=0)] > 0).any(axis=1)
     linear = to_photo[:, :2]
-    points = alignment.transform_points(to_photo, plan.points[0].numpy()[moving])
-    moves = moves[moving] @ linear.T
-    radii = plan.radii[0].numpy()[moving] * np.sqrt(abs(np.linalg.det(linear)))
-    owners = plan.owner_one_hot.numpy()[moving]
+    points = alignment.transform_points(to_photo, plan.points[0].numpy()[used])
+    moves = moves[used] @ linear.T
+    radii = plan.radii[0].numpy()[used] * np.sqrt(abs(np.linalg.det(linear)))
+    owners = owners[used]
     reach = movement.KERNEL_REACH * radii[:, None] + np.linalg.norm(moves, axis=-1, keepdims=True)
     height, width = photo.shape[:2]
     x0, y0 = np.clip(np.floor((points - reach).min(axis=0)).astype(int), 0, [width, height])
