@@ -149,6 +149,31 @@ def test_a_photo_is_undone_by_its_own_smile_and_smiles_only_what_it_lacks():
     np.testing.assert_array_equal(known.numpy(), -np.ones([1, NUM_AUS]))
 
 
+@pytest.mark.parametrize("lift", [0.4, 1.0])
+def test_a_photos_own_smile_is_undone_by_at_most_the_tables_movement(random_editor, lift):
+    """The region editor's gain (here far from 0) applies to undoing a photo's measured AU12 too, but
+    the undo never goes beyond the table's whole movement (plus the bounded residuals); the product
+    path (`plan`) marks the request as measured."""
+    au12 = AU_NAMES.index("AU12")
+    landmarks = lip_corners_at(lift) * SIZE / 200
+    images, unknown = tf.zeros([1, SIZE, SIZE, 3]), tf.fill([1, NUM_AUS], 9)
+    targets, chosen = tf.zeros([1, NUM_AUS]), tf.one_hot([au12], NUM_AUS)
+    requested = movement.requested_change(targets, unknown, landmarks) * chosen
+    measured = movement.measured_undo(requested, unknown)
+    np.testing.assert_array_equal(measured.numpy()[0], np.arange(NUM_AUS) == au12)
+    plan, extras = random_editor.generator.edit_plan(images, landmarks, requested, measured=measured)
+    gain = extras["gains"].numpy()[0, au12]
+    assert gain > 0.05  # these random weights ask for more than the table
+    strength = min(lift * (1 + gain), 1.0)
+    _, table_moves, _ = movement.control_points(landmarks)
+    _, _, _, iod = movement.face_frame(landmarks)
+    own = movement.CONTROL_TABLE.owner == au12
+    expected = -strength * table_moves.numpy()[0] + lift * iod.numpy()[0] * extras["residuals"].numpy()[0]
+    np.testing.assert_allclose(plan.moves.numpy()[0, :own.size][own], expected[own], atol=1e-3)
+    product = random_editor.plan(images, None, landmarks, targets, chosen, unknown)
+    np.testing.assert_allclose(product.moves.numpy(), plan.moves.numpy(), atol=1e-5)
+
+
 def test_an_untrained_region_editor_moves_as_the_warp(face):
     """Its learned gain and residuals start at 0: the movement is the warp's, the table's floor a
     trained model starts from (docs/paper-notes.md, "The region editor")."""

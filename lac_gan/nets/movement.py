@@ -129,6 +129,13 @@ def source_strength(landmarks: tf.Tensor, table: RestingTable = RESTING_TABLE) -
     return tf.transpose(tf.math.divide_no_nan(numerator, tf.constant(denominator, tf.float32)[:, None]))
 
 
+def measured_undo(requested: tf.Tensor, source_labels: tf.Tensor) -> tf.Tensor:
+    """[B, 12] bool: which of requested_change's requests undo a photo's own, measured movement (an
+    AU with resting places, its label unknown, asked to move back): by exactly that much."""
+    unknown = tf.equal(source_labels, UNKNOWN_LABEL)
+    return unknown & RESTING_TABLE.estimated & (requested < 0)
+
+
 def requested_change(targets: tf.Tensor, source_labels: tf.Tensor, landmarks: tf.Tensor | None = None) -> tf.Tensor:
     """How far each AU is asked to move [B, 12] (1 = its table movement), from targets [B, 12] in
     [0, 1] and the source's labels 0/1/9: target - source where the label is known (0 when the AU

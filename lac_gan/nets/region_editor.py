@@ -145,11 +145,15 @@ class RegionEditorNet(keras.Model):
         au_order = np.concatenate([r.aus for r in self.regions])
         self._au_order = np.argsort(au_order)
 
-    def edit_plan(self, images, landmarks, requested, stride: int = 1) -> tuple[movement.EditPlan, dict]:
+    def edit_plan(self, images, landmarks, requested, stride: int = 1,
+                  measured=None) -> tuple[movement.EditPlan, dict]:
         """(the EditPlan, {"gains" [B, 12], "residuals" [B, K, 2] (IOD), "shades" [B, s, s, 12] on
         the stride's grid}) for faces [B, S, S, 3] with landmarks [B, 49, 2] and the requested change
         [B, 12] in [-1, 1] (movement.requested_change x chosen); the shading and the windows are
-        computed every `stride` pixels and resized."""
+        computed every `stride` pixels and resized. `measured` [B, 12] bool: requests that undo the
+        face's own, measured movement (a photo's AU12 by its lip corners' lift): the learned gain
+        applies (the smile's appearance outlasts its geometry), but never beyond the table's whole
+        movement (a broad smile was undone by 1.46 of its own lift, drawing folds)."""
         size = self.config.image_size
         table = movement.CONTROL_TABLE
         points, table_moves, radii = movement.control_points(landmarks, table)
@@ -174,7 +178,10 @@ class RegionEditorNet(keras.Model):
         gain = tf.gather(tf.concat(gains, axis=1), self._au_order, axis=1)
         residual = tf.gather(tf.concat(residuals, axis=1), self._table_order, axis=1)
         size_of_request = tf.abs(requested)
-        per_point = tf.gather(requested * (1.0 + gain), table.owner, axis=1)[..., None]
+        strength = requested * (1.0 + gain)
+        if measured is not None:  # a measured lift undone: never by more than the table's movement
+            strength = tf.where(measured, tf.maximum(strength, -1.0), strength)
+        per_point = tf.gather(strength, table.owner, axis=1)[..., None]
         point_request = tf.gather(size_of_request, table.owner, axis=1)[..., None]
         residual = _never_back_along(residual, table_moves * tf.sign(per_point))
         moves = table_moves * per_point + residual * iod[:, None, None] * point_request
@@ -212,15 +219,16 @@ class RegionSynthesizer(movement.Editor):
         s = config.image_size
         self._plan = tf.function(self._plan_impl, input_signature=[
             tf.TensorSpec([None, s, s, 3], tf.float32), tf.TensorSpec([None, 49, 2], tf.float32),
-            tf.TensorSpec([None, NUM_AUS], tf.float32)])
+            tf.TensorSpec([None, NUM_AUS], tf.float32), tf.TensorSpec([None, NUM_AUS], tf.bool)])
 
-    def _plan_impl(self, images, landmarks, requested):
-        plan, _ = self.generator.edit_plan(images, landmarks, requested)
+    def _plan_impl(self, images, landmarks, requested, measured):
+        plan, _ = self.generator.edit_plan(images, landmarks, requested, measured=measured)
         return (plan.points, plan.moves, plan.radii, plan.shade)
 
     def plan(self, images, attention_maps, landmarks, targets, chosen, source_labels) -> movement.EditPlan:
         requested = movement.requested_change(targets, source_labels, landmarks) * chosen
-        points, moves, radii, shade = self._plan(images, landmarks, requested)
+        points, moves, radii, shade = self._plan(images, landmarks, requested,
+                                                 movement.measured_undo(requested, source_labels))
         return movement.EditPlan(points=points, moves=moves, radii=radii,
                                  owner_one_hot=tf.constant(movement.PLAN_OWNERS),
                                  colour=tf.zeros_like(images), colour_weight=tf.zeros_like(shade), shade=shade)
