@@ -10,7 +10,8 @@
 # OUT gets labels/{lfw,video_au,people}, tfrecords/, jaanet/, lacgan/ (the paper's CARGs, preset
 # small) and region/ (the region editor, preset region; each with validation.json: R's held-out
 # indicator), table1_openface_*/, table1_jaanet_*/ and region_table1_*/, judged/{region,warp,lacgan}/
-# (benchmarks/edit_judged.py: AU12 on and off, AU1, AU4, AU6, AU7 on, 100 held-out LFW photos each),
+# (benchmarks/edit_judged.py: AU12 on and off, AU1, AU4, AU6, AU7, AU15 on, 100 held-out LFW photos each),
+# judged_all/ (benchmarks/edit_judged_all.py: every AU on and off and happy, angry; 40 photos each),
 # edits/. The CARGs train 1,500 steps of batch 8 (~50-75 min on 2 CPU cores), the region editor
 # 1,000 steps of batch 16 (~25 min): the bundled model (lac_gan/resources/bundled_model) is that
 # run's step 1,000. Every step resumes: run the same command again after an interruption. Needs
@@ -78,7 +79,12 @@ judge() {  # MODEL SET STATE AU
 }
 for model in region warp lacgan; do
   judge $model AU12=0 present AU12
-  for au in AU12 AU1 AU4 AU6 AU7; do judge $model $au=1 absent $au; done
+  for au in AU12 AU1 AU4 AU6 AU7 AU15; do judge $model $au=1 absent $au; done
 done
+# Every AU on and off and the combinations, by the three editors, judged by OpenFace and the JAA-Net
+# (benchmarks/edit_judged_all.py; resumable per cell).
+python benchmarks/edit_judged_all.py --labels "$out/labels/people" --part part3 --subjects 'S.*' \
+  --editors "region=$out/region,warp,lacgan=$out/lacgan" --combos happy,angry --count 40 \
+  --openface_bin "$openface" --jaanet_checkpoint "$out/jaanet" --out_dir "$out/judged_all"
 python -m lac_gan edit --checkpoint "$out/lacgan" --image "$shared/fixtures/faces" --set AU12=1,AU6=1 \
   --out "$out/edits/AU12_1_AU6_1" --figures "$out/edits/figures"
