@@ -131,7 +131,8 @@ def source_strength(landmarks: tf.Tensor, table: RestingTable = RESTING_TABLE) -
 
 def measured_undo(requested: tf.Tensor, source_labels: tf.Tensor) -> tf.Tensor:
     """[B, 12] bool: which of requested_change's requests undo a photo's own, measured movement (an
-    AU with resting places, its label unknown, asked to move back): by exactly that much."""
+    AU with resting places, its label unknown, asked to move back). The region editor moves these
+    by no more than the table's movement (region_editor.py:RegionEditorNet.edit_plan)."""
     unknown = tf.equal(source_labels, UNKNOWN_LABEL)
     return unknown & RESTING_TABLE.estimated & (requested < 0)
 

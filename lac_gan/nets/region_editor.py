@@ -6,7 +6,7 @@ AU6, 7; mouth: AU10, 12, 14, 15, 17, 23, 24). For each, a small net sees a crop 
 region's own control landmarks (lac_gan/data/au_movements.py; the box they and their kernels'
 reach span), with the requested change of each of its AUs as an input plane
 (lac_gan/nets/movement.py:requested_change: 1 to switch an absent AU on, -1 to undo one, 0 for
-nothing), and outputs, per AU, no code:
+nothing; on a photo, AU12's by the lift its own lip corners show), and outputs, per AU, no code:
 
 - a movement: the requested change times a learned gain (1 + g, g in [region_min_gain,
   region_max_gain] = [-0.1, 0.5]) of the AU's table movement, plus small residual moves of its
