@@ -33,15 +33,16 @@ from lac_gan.product.editing import FaceEditor, parse_au_targets
 from tfrecords_tools import label_layout, labeller
 
 
-def labelled_photos(labels_dir: Path, part: str, subjects: str) -> pd.DataFrame:
+def labelled_photos(labels_dir: Path, part: str, subjects: str, part_flag: str = "--part") -> pd.DataFrame:
     """The labelled photos of the `part` subjects matching `subjects` (of a `lacgan label` folder): a
-    row per photo, its `path` and its 12 AU labels (columns AU_NAMES: 0, 1, or 9 where unknown)."""
+    row per photo, its `path` and its 12 AU labels (columns AU_NAMES: 0, 1, or 9 where unknown).
+    An unknown part is an error naming `part_flag`, the flag that gave it."""
     folds_path = labels_dir / label_layout.FOLDS_NAME
     if not folds_path.is_file():
         raise UsageError(f"--labels {labels_dir}: no {label_layout.FOLDS_NAME}; expected a `lacgan label` output folder")
     folds = json.loads(folds_path.read_text())
     if part not in folds:
-        raise UsageError(f"--part {part}: {labels_dir} has the parts {', '.join(folds)}")
+        raise UsageError(f"{part_flag} {part}: {labels_dir} has the parts {', '.join(folds)}")
     rows = []
     for subject in (s for s in folds[part] if re.fullmatch(subjects, s)):
         for table_path in sorted((labels_dir / "AU_OCC").glob(f"{subject}_*.csv")):

@@ -14,41 +14,31 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import re
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lac_gan.common.errors import UsageError
+from edit_judged import labelled_photos
+from lac_gan.common.errors import UserError
 from lac_gan.data.au_movements import AU_MOVEMENTS, RestingPlace
 from lac_gan.data.au_table import AU_NAMES
 from lac_gan.data.bp4d_layout import read_landmarks49
 from lac_gan.nets import movement
-from tfrecords_tools import label_layout
 
 
-def labelled_faces(labels_dir: Path, parts: list[str], subjects: str = ".*") -> tuple[np.ndarray, pd.DataFrame]:
-    """Landmarks [N, 49, 2] and labels (columns AU_NAMES, 0/1/9) of the faces of `parts` whose
-    subject matches `subjects`."""
-    folds_path = labels_dir / label_layout.FOLDS_NAME
-    if not folds_path.is_file():
-        raise UsageError(f"--labels {labels_dir}: no {label_layout.FOLDS_NAME}; expected a `lacgan label` output folder")
-    folds = json.loads(folds_path.read_text())
-    landmarks, rows = [], []
-    for part in parts:
-        if part not in folds:
-            raise UsageError(f"part {part}: {labels_dir} has the parts {', '.join(folds)}")
-        for subject in (s for s in folds[part] if re.fullmatch(subjects, s)):
-            for table_path in sorted((labels_dir / "AU_OCC").glob(f"{subject}_*.csv")):
-                task = table_path.stem.split("_", 1)[1]
-                for frame, *labels in pd.read_csv(table_path).itertuples(index=False):
-                    path = labels_dir / "landmarks_49" / subject / task / f"{frame}.txt"
-                    if path.is_file():
-                        landmarks.append(read_landmarks49(path))
-                        rows.append(labels)
-    return np.asarray(landmarks, np.float32).reshape(-1, 49, 2), pd.DataFrame(rows, columns=list(AU_NAMES))
+def labelled_faces(labels_dir: Path, parts: list[str], subjects: str, part_flag: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """Landmarks [N, 49, 2] and labels (columns AU_NAMES, 0/1/9) of the labelled photos of `parts`
+    whose subject matches `subjects` (edit_judged.labelled_photos) that have landmarks."""
+    photos = pd.concat([labelled_photos(labels_dir, part, subjects, part_flag) for part in parts], ignore_index=True)
+    # A photo images/<subject>/<task>/<frame>.<ext> has its landmarks in landmarks_49/<subject>/<task>/<frame>.txt.
+    paths = [labels_dir / "landmarks_49" / p.parent.relative_to(labels_dir / "images") / f"{p.stem}.txt"
+             for p in photos["path"]]
+    found = np.array([p.is_file() for p in paths], dtype=bool)
+    landmarks = [read_landmarks49(p) for p, f in zip(paths, found) if f]
+    return (np.asarray(landmarks, np.float32).reshape(-1, 49, 2),
+            photos.loc[found, list(AU_NAMES)].reset_index(drop=True))
 
 
 def resting_places(landmarks: np.ndarray, labels: pd.DataFrame) -> dict[str, tuple[RestingPlace, ...]]:
@@ -56,7 +46,7 @@ def resting_places(landmarks: np.ndarray, labels: pd.DataFrame) -> dict[str, tup
     the landmark itself), from the faces labelled without the AU."""
     places = {}
     for au in AU_NAMES:
-        moved = sorted({p.landmark for p in AU_MOVEMENTS[au].points if p.at_out == 0 and p.at_down == 0})
+        moved = sorted(AU_MOVEMENTS[au].on_landmarks)
         resting = landmarks[labels[au].to_numpy() == 0]
         if not len(resting) or not moved:
             continue
@@ -77,6 +67,13 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def main() -> None:
+    try:
+        run()
+    except UserError as error:
+        sys.exit(f"resting_geometry.py: error: {error}")
+
+
+def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--labels", type=Path, required=True)
     parser.add_argument("--train_parts", default="part1,part2")
@@ -84,8 +81,8 @@ def main() -> None:
     parser.add_argument("--subjects", default=".*", help="held-out subjects scored (regular expression)")
     parser.add_argument("--out", type=Path, help="also write the table (markdown) here")
     args = parser.parse_args()
-    train_landmarks, train_labels = labelled_faces(args.labels, args.train_parts.split(","))
-    test_landmarks, test_labels = labelled_faces(args.labels, [args.test_part], args.subjects)
+    train_landmarks, train_labels = labelled_faces(args.labels, args.train_parts.split(","), ".*", "--train_parts")
+    test_landmarks, test_labels = labelled_faces(args.labels, [args.test_part], args.subjects, "--test_part")
     places = resting_places(train_landmarks, train_labels)
     candidate = movement.resting_table({au: dataclasses.replace(m, resting=places.get(au, ()))
                                         for au, m in AU_MOVEMENTS.items()})

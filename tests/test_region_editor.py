@@ -120,7 +120,7 @@ def lip_corners_at(strength: float) -> tf.Tensor:
     table's AU12 movement (face frame, IOD)."""
     landmarks = alignment.canonical_landmarks49(200).astype(np.float32)
     middle, x_axis, y_axis, iod = (t[0].numpy() for t in movement.face_frame(landmarks[None]))
-    move = {p.landmark: p for p in AU_MOVEMENTS["AU12"].points if p.at_out == 0}
+    move = AU_MOVEMENTS["AU12"].on_landmarks
     for rest in AU_MOVEMENTS["AU12"].resting:
         side = np.sign((landmarks[rest.landmark] - middle) @ x_axis)
         out, up = rest.out + strength * move[rest.landmark].out, rest.up + strength * move[rest.landmark].up
@@ -271,7 +271,7 @@ def test_warp_moves_the_tables_landmarks_its_way_on_a_real_photo(astronaut_edito
     _, x_axis, y_axis, iod = (t.numpy()[0] for t in movement.face_frame(tf.constant(before[None], tf.float32)))
     shift = (after - before) / iod
     up = -(shift @ y_axis)
-    expected_up = {p.landmark: (target - shown) * p.up for p in AU_MOVEMENTS[au].points if p.at_out == p.at_down == 0}
+    expected_up = {landmark: (target - shown) * p.up for landmark, p in AU_MOVEMENTS[au].on_landmarks.items()}
     for landmark in moved:
         assert np.sign(up[landmark]) == np.sign(expected_up[landmark])
         assert abs(up[landmark]) >= 0.5 * abs(expected_up[landmark])

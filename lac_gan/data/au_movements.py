@@ -55,6 +55,12 @@ class AuMovement:
     resting: tuple[RestingPlace, ...] = ()
     still: tuple[int, ...] = ()
 
+    @property
+    def on_landmarks(self) -> dict[int, ControlPoint]:
+        """Its control points placed on a landmark itself (no offset), by landmark: where a face's own
+        landmark shows the movement (resting places are measured there)."""
+        return {p.landmark: p for p in self.points if p.at_out == 0 and p.at_down == 0}
+
 
 def _each(landmarks, **move) -> tuple[ControlPoint, ...]:
     return tuple(ControlPoint(i, **move) for i in landmarks)

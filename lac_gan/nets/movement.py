@@ -92,7 +92,7 @@ def resting_table(movements=None) -> RestingTable:
     movements = AU_MOVEMENTS if movements is None else movements
     rows = []
     for a, au in enumerate(AU_NAMES):
-        own = {p.landmark: p for p in movements[au].points if p.at_out == 0 and p.at_down == 0}
+        own = movements[au].on_landmarks
         rows += [(r.landmark, (r.out, r.up), (r.out_sd, r.up_sd), (own[r.landmark].out, own[r.landmark].up), a)
                  for r in movements[au].resting]
     landmark, mean, sd, move, owner = (np.asarray(c) for c in zip(*rows)) if rows else ([],) * 5
