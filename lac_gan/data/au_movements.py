@@ -45,15 +45,26 @@ class RestingPlace:
 
 
 @dataclass(frozen=True)
+class StillPoint:
+    """A landmark an AU's movement holds back: it joins the AU's normalised mix with no move, a kernel
+    of width `sigma` (IOD) and `weight` times a moving point's weight (lac_gan/nets/movement.py:
+    with_still_points). Weight 10 holds it still (~1/11 of the flow it would have); a weight near a
+    moving point's lets it move part of the way."""
+    landmark: int
+    weight: float = 10.0
+    sigma: float = 0.12
+
+
+@dataclass(frozen=True)
 class AuMovement:
     """An AU's control points and the width (sigma, IOD) of the smooth kernel spreading their moves;
     `resting`, where measured, the resting places of its moving landmarks, from which an editor
     estimates how far a photo's own face has already moved (lac_gan/nets/movement.py:source_strength);
-    `still`, landmarks its movement must leave in place (lac_gan/nets/movement.py: still points)."""
+    `still`, the landmarks its movement holds back (StillPoint)."""
     sigma: float
     points: tuple[ControlPoint, ...]
     resting: tuple[RestingPlace, ...] = ()
-    still: tuple[int, ...] = ()
+    still: tuple[StillPoint, ...] = ()
 
     @property
     def on_landmarks(self) -> dict[int, ControlPoint]:
@@ -66,9 +77,20 @@ def _each(landmarks, **move) -> tuple[ControlPoint, ...]:
     return tuple(ControlPoint(i, **move) for i in landmarks)
 
 
+def _still(landmarks, **hold) -> tuple[StillPoint, ...]:
+    return tuple(StillPoint(i, **hold) for i in landmarks)
+
+
 # The nostrils (68-point 31-35), which a mouth movement wide enough to look like a smile (AU12's
 # sigma 0.35 IOD) drags by 0.66 of the corners' move: held still by AU12 and AU15.
 NOSE_BASE = tuple(range(14, 19))
+# The lips' middle: upper lip top 33-35, inner lips 43-48, lower lip bottom 39-41 (68-point 50-52,
+# 61-67, 56-58). Within a person, a smile (OpenFace's AU12) lifts the lip corners 0.064 IOD and
+# the upper lip's middle 0.031, the lower lip's 0.003 (479 training people photographed with and
+# without it): the mouth curves. Moved by AU12's kernel alone, the middle rose 0.8-1.0 of the
+# corners (the mouth lifted as a block, the upper lip squeezed thin against the still nose); held
+# by AU12 with half a moving point's weight, 0.4-0.5 of them (docs/paper-notes.md, "Still points").
+LIP_MIDDLE = (33, 34, 35, 43, 44, 45, 46, 47, 48, 39, 40, 41)
 # Lip corners 48 / 54 (68-point) are 31 / 37; the inner corners 60 / 64 are placed 0.05 IOD inward.
 _INNER_CORNER = dict(at_out=-0.05)
 
@@ -94,12 +116,12 @@ AU_MOVEMENTS: dict[str, AuMovement] = {
                        + _each((43, 44, 45), up=0.11) + _each((14, 15, 16, 17, 18), up=0.04)),
     "AU12": AuMovement(0.35, _each((31, 37), out=0.105, up=0.21)
                        + _each((31, 37), out=0.08, up=0.16, **_INNER_CORNER), resting=_AU12_RESTING,
-                       still=NOSE_BASE),
+                       still=_still(NOSE_BASE) + _still(LIP_MIDDLE, weight=0.5)),
     "AU14": AuMovement(0.30, _each((31, 37), out=-0.06, up=0.03)
                        + _each((31, 37), out=-0.05, up=0.02, **_INNER_CORNER)),
     "AU15": AuMovement(0.25, _each((31, 37), out=0.03, up=-0.16)
                        + _each((31, 37), up=-0.12, **_INNER_CORNER) + _each((39, 41), up=-0.04),
-                       still=NOSE_BASE),
+                       still=_still(NOSE_BASE)),
     # The chin (68-point 7-9) as points 0.5 IOD below the lower lip.
     "AU17": AuMovement(0.30, _each((39, 40, 41), up=0.10) + _each((46, 47, 48), up=0.08)
                        + _each((39, 40, 41), up=0.08, at_down=0.5)),

@@ -6,8 +6,9 @@ The kernel is a Gaussian of width sigma tapered to exactly 0 at 3 sigma,
 k(r) = exp(-r^2 / 2 sigma^2) (1 - (r / 3 sigma)^2)^2: smooth everywhere, so a flow built from it
 cannot draw marks, and zero outside, so pixels beyond every moving point's reach keep their values
 bit for bit. Each AU's points are mixed by the normalised rule of the measured warp
-(`../shared/spec/edits_openface_reads.md`): flow_a = sum_k k_k d_k / max(1, sum_k k_k) over AU a's
-points, so neighbouring points do not add up; the AUs' flows then add (AU6 and AU12 both lift).
+(`../shared/spec/edits_openface_reads.md`): flow_a = sum_k w_k k_k d_k / max(1, sum_k w_k k_k) over AU a's
+points (w_k: 1 for a moving point, a still point's weight: PLAN_OWNERS), so neighbouring points
+do not add up; the AUs' flows then add (AU6 and AU12 both lift).
 """
 from __future__ import annotations
 
@@ -54,16 +55,14 @@ def control_table() -> ControlTable:
 
 CONTROL_TABLE = control_table()
 
-# Still points: each AU's `still` landmarks join its normalised mix with no move, a kernel of width
-# STILL_SIGMA IOD and STILL_WEIGHT times a moving point's weight, so the flow there is
-# ~1 / (1 + STILL_WEIGHT) of what it would be and returns smoothly to it within 3 STILL_SIGMA.
-STILL_SIGMA = 0.12
-STILL_WEIGHT = 10.0
-STILL_LANDMARKS = np.asarray([i for au in AU_NAMES for i in AU_MOVEMENTS[au].still], np.int32)
-STILL_OWNER = np.asarray([a for a, au in enumerate(AU_NAMES) for _ in AU_MOVEMENTS[au].still], np.int32)
+# Still points (au_movements.StillPoint): each joins its AU's normalised mix with no move, its own
+# kernel width and its weight in the mix.
+STILL_LANDMARKS = np.asarray([p.landmark for au in AU_NAMES for p in AU_MOVEMENTS[au].still], np.int32)
+STILL_SIGMAS = np.asarray([p.sigma for au in AU_NAMES for p in AU_MOVEMENTS[au].still], np.float32)
+_STILL_MIX = np.asarray([p.weight * np.eye(NUM_AUS)[a] for a, au in enumerate(AU_NAMES) for p in AU_MOVEMENTS[au].still],
+                        np.float32).reshape(-1, NUM_AUS)
 # The mix weights [K + P, 12] of a plan's points: the table's moving points, then the still points.
-PLAN_OWNERS = np.concatenate([CONTROL_TABLE.owner_one_hot,
-                              STILL_WEIGHT * np.eye(NUM_AUS, dtype=np.float32)[STILL_OWNER]])
+PLAN_OWNERS = np.concatenate([CONTROL_TABLE.owner_one_hot, _STILL_MIX])
 
 
 def with_still_points(landmarks: tf.Tensor, points: tf.Tensor, moves: tf.Tensor, radii: tf.Tensor):
@@ -72,7 +71,7 @@ def with_still_points(landmarks: tf.Tensor, points: tf.Tensor, moves: tf.Tensor,
     still = tf.gather(tf.cast(landmarks, tf.float32), STILL_LANDMARKS, axis=1)
     _, _, _, iod = face_frame(landmarks)
     return (tf.concat([points, still], 1), tf.concat([moves, tf.zeros_like(still)], 1),
-            tf.concat([radii, STILL_SIGMA * iod[:, None] * tf.ones([1, len(STILL_LANDMARKS)])], 1))
+            tf.concat([radii, iod[:, None] * STILL_SIGMAS], 1))
 
 
 @dataclass(frozen=True)
@@ -210,8 +209,8 @@ def kernel_weights(query: tf.Tensor, points: tf.Tensor, radii: tf.Tensor) -> tf.
 def flow_at(query: tf.Tensor, points: tf.Tensor, moves: tf.Tensor, radii: tf.Tensor,
             owner_one_hot: tf.Tensor) -> tf.Tensor:
     """The flow [B, N, 2] at query positions [B or 1, N, 2] of points [B, K, 2] moving by moves
-    [B, K, 2] with kernel widths radii [B, K]; owner_one_hot [K, 12] groups the points by AU for
-    the normalised mix (module docstring)."""
+    [B, K, 2] with kernel widths radii [B, K]; owner_one_hot [K, 12] weighs the points in each AU's
+    normalised mix (module docstring; PLAN_OWNERS)."""
     weights = kernel_weights(query, points, radii)  # [B, N, K]
     owners = tf.cast(owner_one_hot, tf.float32)
     per_au_total = tf.einsum("bnk,ka->bna", weights, owners)
