@@ -6,9 +6,9 @@ The kernel is a Gaussian of width sigma tapered to exactly 0 at 3 sigma,
 k(r) = exp(-r^2 / 2 sigma^2) (1 - (r / 3 sigma)^2)^2: smooth everywhere, so a flow built from it
 cannot draw marks, and zero outside, so pixels beyond every moving point's reach keep their values
 bit for bit. Each AU's points are mixed by the normalised rule of the measured warp
-(`../shared/spec/edits_openface_reads.md`): flow_a = sum_k w_k k_k d_k / max(1, sum_k w_k k_k) over AU a's
-points (w_k: 1 for a moving point, a still point's weight: PLAN_OWNERS), so neighbouring points
-do not add up; the AUs' flows then add (AU6 and AU12 both lift).
+(`../shared/spec/edits_openface_reads.md`): flow_a = sum_k w_k k_k d_k / max(1, sum_k w_k k_k) over
+AU a's points (w_k: 1 for a moving point, a still point's weight: PLAN_OWNERS), so neighbouring
+points do not add up; the AUs' flows then add (AU6 and AU12 both lift).
 """
 from __future__ import annotations
 
@@ -59,8 +59,8 @@ CONTROL_TABLE = control_table()
 # kernel width and its weight in the mix.
 STILL_LANDMARKS = np.asarray([p.landmark for au in AU_NAMES for p in AU_MOVEMENTS[au].still], np.int32)
 STILL_SIGMAS = np.asarray([p.sigma for au in AU_NAMES for p in AU_MOVEMENTS[au].still], np.float32)
-_STILL_MIX = np.asarray([p.weight * np.eye(NUM_AUS)[a] for a, au in enumerate(AU_NAMES) for p in AU_MOVEMENTS[au].still],
-                        np.float32).reshape(-1, NUM_AUS)
+_STILL_MIX = np.asarray([p.weight * np.eye(NUM_AUS)[a]
+                         for a, au in enumerate(AU_NAMES) for p in AU_MOVEMENTS[au].still], np.float32).reshape(-1, NUM_AUS)
 # The mix weights [K + P, 12] of a plan's points: the table's moving points, then the still points.
 PLAN_OWNERS = np.concatenate([CONTROL_TABLE.owner_one_hot, _STILL_MIX])
 
