@@ -57,12 +57,13 @@ CONTROL_TABLE = control_table()
 
 # Still points (au_movements.StillPoint): each joins its AU's normalised mix with no move, its own
 # kernel width and its weight in the mix.
-STILL_LANDMARKS = np.asarray([p.landmark for au in AU_NAMES for p in AU_MOVEMENTS[au].still], np.int32)
-STILL_SIGMAS = np.asarray([p.sigma for au in AU_NAMES for p in AU_MOVEMENTS[au].still], np.float32)
-_STILL_MIX = np.asarray([p.weight * np.eye(NUM_AUS)[a]
-                         for a, au in enumerate(AU_NAMES) for p in AU_MOVEMENTS[au].still], np.float32).reshape(-1, NUM_AUS)
+_STILL = [(a, p) for a, au in enumerate(AU_NAMES) for p in AU_MOVEMENTS[au].still]
+STILL_LANDMARKS = np.asarray([p.landmark for _, p in _STILL], np.int32)
+STILL_SIGMAS = np.asarray([p.sigma for _, p in _STILL], np.float32)
 # The mix weights [K + P, 12] of a plan's points: the table's moving points, then the still points.
-PLAN_OWNERS = np.concatenate([CONTROL_TABLE.owner_one_hot, _STILL_MIX])
+PLAN_OWNERS = np.concatenate([CONTROL_TABLE.owner_one_hot,
+                              np.eye(NUM_AUS, dtype=np.float32)[np.asarray([a for a, _ in _STILL], np.int32)]
+                              * np.asarray([p.weight for _, p in _STILL], np.float32)[:, None]])
 
 
 def with_still_points(landmarks: tf.Tensor, points: tf.Tensor, moves: tf.Tensor, radii: tf.Tensor):
