@@ -11,7 +11,8 @@ Starts `lacgan serve` (the bundled model, or --editor warp), opens the page, loa
   timed from the release to the image of the released value (0 when it is already shown).
 
 Each time runs to the edited image's `load` in the page: the request, the edit, the PNG, its decoding.
-With --screenshot, also writes the page after a "happy" click and AU12 at 0.75 (the README's).
+With --screenshot, also writes the page after a "happy" click and a click three quarters along the
+AU12 slider (it reads 0.8: the README's).
 """
 import argparse
 import statistics
