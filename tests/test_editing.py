@@ -102,6 +102,14 @@ def test_edit_all_faces_of_a_group_photo(editor, shared_dir):
     assert everyone > 2 * largest > 0
 
 
+def test_an_alignment_for_another_crop_size_is_refused(editor, astronaut):
+    """Alignments made by an editor of another crop size (the warp's 200 px) would crop the wrong
+    part of the photo for this one (the untrained checkpoint's): refused, naming both sizes."""
+    warp_faces = FaceEditor(load_synthesizer(editor="warp")).alignments(astronaut, all_faces=False)
+    with pytest.raises(ValueError, match=f"a 200 px crop given to a {editor.size} px editor"):
+        editor.edit(astronaut, {6: 1}, alignments=warp_faces)
+
+
 def test_edit_without_a_face_is_a_clear_error(editor):
     with pytest.raises(NoFaceError, match="grey.png: no face found"):
         editor.edit(np.full((200, 200, 3), 128, np.uint8), {6: 1}, source="grey.png")

@@ -175,7 +175,11 @@ class FaceEditor:
         return edited
 
     def plan(self, photo: np.ndarray, face: Alignment, targets: dict[int, float]) -> EditPlan:
-        """The editor's plan for one face, in its crop."""
+        """The editor's plan for one face, in its crop. `face` must come from this editor's own
+        `alignments` (its crop size): another size would crop the wrong part of the photo."""
+        if face.maps.shape[:2] != (self.size, self.size):
+            raise ValueError(f"an Alignment for a {face.maps.shape[0]} px crop given to a {self.size} px editor: "
+                             "align the photo with this FaceEditor's own alignments()")
         crop = alignment.warp_image(photo, face.to_crop, self.size)
         chosen = np.zeros(NUM_AUS, np.float32)
         labels = np.zeros(NUM_AUS, np.float32)
