@@ -1,6 +1,6 @@
 """`lacgan edit` on photos of people no training part holds, judged by OpenFace and dlib.
 
-    python benchmarks/edit_judged.py --checkpoint LOGDIR (or --editor warp) --labels W/people_labels --part part3 \\
+    python benchmarks/edit_judged.py [--checkpoint LOGDIR | --editor warp] --labels W/people_labels --part part3 \\
         --subjects 'S.*' --set AU12=1,AU6=1 --absent AU12 --count 40 \\
         --openface_bin ../shared/tools/openface/FeatureExtraction --out_dir OUT
 
@@ -95,8 +95,8 @@ def dlib_distance(judge, edited_crop: np.ndarray, unedited_crop: np.ndarray) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    model = parser.add_mutually_exclusive_group(required=True)
-    model.add_argument("--checkpoint", help="a trained model (either generator family)")
+    model = parser.add_mutually_exclusive_group()
+    model.add_argument("--checkpoint", help="a trained model (either generator family; default: the bundled model)")
     model.add_argument("--editor", choices=["warp"], help="the fixed warp (no weights)")
     parser.add_argument("--labels", required=True, type=Path, help="a `lacgan label` output folder")
     parser.add_argument("--part", default="part3")

@@ -266,6 +266,44 @@ def test_a_smile_moves_the_lip_corners_more_than_the_lips_middle(target, source_
     assert 0.25 < lift[[39, 40, 41]].mean() / corners < 0.65
 
 
+def warp_shade(au, landmarks, brightness=0.4, target=1.0, size=200):
+    """The warp's shade [S, S] for `au` set to `target` on a face of one grey level."""
+    plan = WarpEditor().plan(tf.fill([1, size, size, 3], brightness), None, landmarks, tf.fill([1, NUM_AUS], target),
+                             tf.one_hot([AU_NAMES.index(au)], NUM_AUS), tf.fill([1, NUM_AUS], 9))
+    return plan.shade.numpy()[0]
+
+
+def test_a_frown_draws_its_furrows_between_the_brows_as_a_shadow():
+    """AU4's creases (au_movements.Crease): darkest between the inner brows, by the table's depth of
+    each pixel's own brightness (as deep a fraction on dark skin as on light: a shadow), nothing
+    beyond the creases' reach; undoing a frown draws none (a light stripe where a photo has no
+    furrow would be a mark)."""
+    landmarks = tf.constant(alignment.canonical_landmarks49(200)[None], tf.float32)
+    light, dark = (warp_shade("AU4", landmarks, b) for b in (0.4, -0.6))
+    depth = max(c.depth for c in AU_MOVEMENTS["AU4"].creases)
+    assert light.min() == pytest.approx(-depth * 1.4, rel=0.05)
+    np.testing.assert_allclose(dark, light * 0.4 / 1.4, atol=1e-6)
+    y, x = np.unravel_index(np.argmin(light), light.shape)
+    brows, eyes = landmarks.numpy()[0, [4, 5]], landmarks.numpy()[0, 19:31]
+    assert brows[0, 0] < x < brows[1, 0] and brows[:, 1].min() - 5 < y < eyes[:, 1].mean()
+    ys, xs = np.nonzero(light)
+    _, _, _, iod = movement.face_frame(landmarks)
+    assert ys.max() < eyes[:, 1].mean() + 0.2 * iod[0] and np.all(light <= 0)
+    assert not np.any(warp_shade("AU4", landmarks, target=0.0))
+
+
+def test_the_chins_fold_runs_across_the_midline():
+    """AU17's crease runs from one side's lower lip to the other's (Crease.end_landmark): as two
+    creases, one per side, each fading at its ends, it drew two separate marks under the lip."""
+    landmarks = tf.constant(alignment.canonical_landmarks49(200)[None], tf.float32)
+    shade = warp_shade("AU17", landmarks)
+    _, _, _, iod = movement.face_frame(landmarks)
+    x, y = landmarks.numpy()[0, 40]  # the lower lip's middle
+    column = shade[int(y):int(y + 0.3 * iod[0]), int(round(x))]
+    depth = AU_MOVEMENTS["AU17"].creases[0].depth
+    assert column.min() < -0.8 * depth * 1.4
+
+
 @pytest.fixture(scope="module")
 def astronaut_editor():
     from lac_gan.product.editing import FaceEditor
@@ -380,7 +418,10 @@ def test_tiny_region_trains_resumes_exactly_exports_and_edits(region_data, tmp_p
     landmarks = np.repeat(alignment.canonical_landmarks49(size)[None], 2, 0)
     maps = np.repeat(attention.canonical_attention_maps(size)[None], 2, 0)
     expected = to_uint8(editor(to_model_range(images), maps, targets, landmarks=landmarks))
-    np.testing.assert_array_equal(served.numpy(), expected.numpy())
+    # The served graph is optimised as a whole (grappler), the in-process one function by function:
+    # a float rounding may flip a pixel by one level (1 of 6,144 values here), never more.
+    difference = np.abs(served.numpy().astype(int) - expected.numpy().astype(int))
+    assert difference.max() <= 1 and np.count_nonzero(difference) <= 0.001 * difference.size
 
     edited = FaceEditor(editor).edit(astronaut, {AU_NAMES.index("AU12"): 0})  # she smiles: undone
     assert edited.shape == astronaut.shape and np.any(edited != astronaut)

@@ -13,7 +13,7 @@ def define_editor_flags() -> None:
     flags.DEFINE_enum("editor", None, sorted(EDITORS_WITHOUT_WEIGHTS),
                       "Instead of --checkpoint: 'warp', a fixed geometric warp of each AU's own landmarks by a "
                       "measured table (lac_gan/data/au_movements.py), not a trained model: it moves the face and "
-                      "draws no colour.")
+                      "draws the table's creases (a frown's furrows, dimples, the chin's fold) as shadows.")
     flags.register_multi_flags_validator(
         ["checkpoint", "editor"], lambda values: values["checkpoint"] is None or values["editor"] is None,
         message="give --checkpoint (a trained model) or --editor warp, not both")

@@ -8,7 +8,10 @@ are placed relative to a landmark (`at_out`, `at_down`). Distances are inter-ocu
 (IOD, between the eye centres) in the face's own frame: x along the eye line, "out" away from the
 face's midline (a midline point has no out component), "up" perpendicular to the eye line.
 AU24 is not in the measured table (OpenFace has no AU24): its row is ours, the lips pressed
-together. The warp editor (lac_gan/nets/warp_editor.py) moves these points at strength 1; the
+together. AU14's corners move out, not in as the spec's row (read in 2-5 %): the dimpler pulls them
+back into the cheeks, which a frontal photo shows as wider (docs/paper-notes.md, "Creases"); AU17's
+lower lip rises 0.18, not 0.10. The creases (folds of skin an AU draws as a shadow) are ours,
+measured with OpenFace on held-out LFW people. The warp editor (lac_gan/nets/warp_editor.py) moves these points at strength 1; the
 region editor (lac_gan/nets/region_editor.py) learns how strongly, around the same directions.
 """
 from __future__ import annotations
@@ -56,15 +59,33 @@ class StillPoint:
 
 
 @dataclass(frozen=True)
+class Crease:
+    """A fold of skin an AU makes (a furrow, a dimple): a line from `start` (out, down) IOD from
+    landmark `landmark` in the face frame (as a control point's at_out / at_down) to `end` from
+    `end_landmark` (the same landmark unless given: a fold across the midline, such as the chin's,
+    runs between two), drawn as a shadow `width` (IOD, the kernel's sigma across the line) wide that
+    darkens the skin on the line by the fraction `depth` at strength 1, fading towards its ends
+    (lac_gan/nets/movement.py:crease_shade)."""
+    landmark: int
+    start: tuple[float, float]
+    end: tuple[float, float]
+    width: float = 0.025
+    depth: float = 0.3
+    end_landmark: int | None = None
+
+
+@dataclass(frozen=True)
 class AuMovement:
     """An AU's control points and the width (sigma, IOD) of the smooth kernel spreading their moves;
     `resting`, where measured, the resting places of its moving landmarks, from which an editor
     estimates how far a photo's own face has already moved (lac_gan/nets/movement.py:source_strength);
-    `still`, the landmarks its movement holds back (StillPoint)."""
+    `still`, the landmarks its movement holds back (StillPoint); `creases`, the folds of skin it
+    draws when switched on (Crease): the appearance OpenFace reads where a movement alone is not."""
     sigma: float
     points: tuple[ControlPoint, ...]
     resting: tuple[RestingPlace, ...] = ()
     still: tuple[StillPoint, ...] = ()
+    creases: tuple[Crease, ...] = ()
 
     @property
     def on_landmarks(self) -> dict[int, ControlPoint]:
@@ -79,6 +100,10 @@ def _each(landmarks, **move) -> tuple[ControlPoint, ...]:
 
 def _still(landmarks, **hold) -> tuple[StillPoint, ...]:
     return tuple(StillPoint(i, **hold) for i in landmarks)
+
+
+def _creases(landmarks, start, end, **shadow) -> tuple[Crease, ...]:
+    return tuple(Crease(i, start, end, **shadow) for i in landmarks)
 
 
 # The nostrils (68-point 31-35), which a mouth movement wide enough to look like a smile (AU12's
@@ -107,7 +132,8 @@ AU_MOVEMENTS: dict[str, AuMovement] = {
     "AU1": AuMovement(0.30, _each((4, 5), up=0.18) + _each((3, 6), up=0.12)),
     "AU2": AuMovement(0.30, _each((0, 9), out=0.02, up=0.18) + _each((1, 8), up=0.14)),
     "AU4": AuMovement(0.30, _each((4, 5), out=-0.08, up=-0.12) + _each((3, 6), out=-0.06, up=-0.10)
-                      + _each((2, 7), out=-0.03, up=-0.07) + _each((0, 1, 8, 9), up=-0.04)),
+                      + _each((2, 7), out=-0.03, up=-0.07) + _each((0, 1, 8, 9), up=-0.04),
+                      creases=_creases((4, 5), (-0.125, -0.08), (-0.125, 0.16), width=0.06, depth=0.3)),
     # The cheeks (68-point jaw 1, 2, 14, 15) as points 0.55 IOD below the outer eye corners.
     "AU6": AuMovement(0.25, _each((23, 24, 29, 30), up=0.07) + _each((19, 28), up=0.05)
                       + _each((19, 28), up=0.10, at_out=0.05, at_down=0.55) + _each((31, 37), up=0.05)),
@@ -117,14 +143,16 @@ AU_MOVEMENTS: dict[str, AuMovement] = {
     "AU12": AuMovement(0.35, _each((31, 37), out=0.105, up=0.21)
                        + _each((31, 37), out=0.08, up=0.16, **_INNER_CORNER), resting=_AU12_RESTING,
                        still=_still(NOSE_BASE) + _still(LIP_MIDDLE, weight=0.5)),
-    "AU14": AuMovement(0.30, _each((31, 37), out=-0.06, up=0.03)
-                       + _each((31, 37), out=-0.05, up=0.02, **_INNER_CORNER)),
+    "AU14": AuMovement(0.30, _each((31, 37), out=0.06, up=0.03)
+                       + _each((31, 37), out=0.05, up=0.02, **_INNER_CORNER),
+                       creases=_creases((31, 37), (0.05, -0.05), (0.06, 0.10), width=0.03, depth=0.45)),
     "AU15": AuMovement(0.25, _each((31, 37), out=0.03, up=-0.16)
                        + _each((31, 37), up=-0.12, **_INNER_CORNER) + _each((39, 41), up=-0.04),
                        still=_still(NOSE_BASE)),
     # The chin (68-point 7-9) as points 0.5 IOD below the lower lip.
-    "AU17": AuMovement(0.30, _each((39, 40, 41), up=0.10) + _each((46, 47, 48), up=0.08)
-                       + _each((39, 40, 41), up=0.08, at_down=0.5)),
+    "AU17": AuMovement(0.30, _each((39, 40, 41), up=0.18) + _each((46, 47, 48), up=0.14)
+                       + _each((39, 40, 41), up=0.08, at_down=0.5),
+                       creases=(Crease(42, (0.0, 0.2), (0.0, 0.2), width=0.045, depth=0.4, end_landmark=38),)),
     "AU23": AuMovement(0.22, _each((33, 34, 35), up=-0.05) + _each((39, 40, 41), up=0.05)
                        + _each((31, 37), out=-0.04)),
     "AU24": AuMovement(0.22, _each((33, 34, 35), up=-0.04) + _each((39, 40, 41), up=0.04)

@@ -76,6 +76,68 @@ def with_still_points(landmarks: tf.Tensor, points: tf.Tensor, moves: tf.Tensor,
 
 
 @dataclass(frozen=True)
+class CreaseTable:
+    """The creases of au_movements flattened to C lines (numpy): the landmarks their ends sit by
+    [C, 2] (start, end), start and end (out, down) offsets [C, 2] (IOD), width [C] (IOD), depth [C]
+    and the owning AU's index [C]."""
+    landmarks: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    width: np.ndarray
+    depth: np.ndarray
+    owner: np.ndarray
+
+
+def crease_table() -> CreaseTable:
+    rows = [((c.landmark, c.landmark if c.end_landmark is None else c.end_landmark), c.start, c.end, c.width,
+             c.depth, a) for a, au in enumerate(AU_NAMES) for c in AU_MOVEMENTS[au].creases]
+    landmarks, start, end, width, depth, owner = (list(c) for c in zip(*rows)) if rows else ([],) * 6
+    return CreaseTable(np.asarray(landmarks, np.int32).reshape(-1, 2), np.asarray(start, np.float32).reshape(-1, 2),
+                       np.asarray(end, np.float32).reshape(-1, 2), np.asarray(width, np.float32),
+                       np.asarray(depth, np.float32), np.asarray(owner, np.int32))
+
+
+CREASE_TABLE = crease_table()
+# A crease darkens the skin by at most this fraction where several cross (none may turn it black).
+MAX_CREASE_DARKENING = 0.5
+
+
+def crease_shade(images: tf.Tensor, landmarks: tf.Tensor, strengths: tf.Tensor,
+                 table: CreaseTable = CREASE_TABLE) -> tf.Tensor:
+    """The shadow [B, S, S] ([-1, 1] units, <= 0) of the creases of the AUs switched on by strengths
+    [B, 12] (their positive part; 1 = the table's depth) on faces [B, S, S, 3] with landmarks [B, 49,
+    2]: each pixel darkened by the fraction sum_c depth_c s_c f(t_c) k(d_c) (d_c: its distance to
+    crease c, k the compact kernel of width_c; t_c in [0, 1] the nearest place along it, f(t) = 1 -
+    (2t - 1)^4), of its own brightness (a shadow, so as deep on dark skin as on
+    light), capped at MAX_CREASE_DARKENING. 0 beyond every crease's reach."""
+    size = images.shape[1]
+    if not len(table.owner):
+        return tf.zeros(tf.shape(images)[:3])
+    landmarks = tf.cast(landmarks, tf.float32)
+    middle, x_axis, y_axis, iod = face_frame(landmarks)
+
+    def placed(anchor_landmarks, offsets):  # landmarks [C], (out, down) [C, 2] IOD -> pixels [B, C, 2]
+        anchors = tf.gather(landmarks, anchor_landmarks, axis=1)
+        side = tf.sign(tf.reduce_sum((anchors - middle[:, None]) * x_axis[:, None], axis=-1))[..., None]
+        return anchors + iod[:, None, None] * (side * offsets[None, :, :1] * x_axis[:, None]
+                                               + offsets[None, :, 1:] * y_axis[:, None])
+    start, end = placed(table.landmarks[:, 0], table.start), placed(table.landmarks[:, 1], table.end)
+    query = tf.reshape(pixel_grid(size, size), [1, -1, 1, 2])
+    along = (end - start)[:, None]  # [B, 1, C, 2]
+    t = tf.clip_by_value(tf.math.divide_no_nan(tf.reduce_sum((query - start[:, None]) * along, -1),
+                                               tf.reduce_sum(along * along, -1)), 0.0, 1.0)
+    nearest = start[:, None] + t[..., None] * along
+    # Deepest at the middle and fading to nothing at the ends, as a fold of skin does: a shadow of
+    # one depth along its length looked painted on.
+    fade = 1.0 - tf.square(tf.square(2.0 * t - 1.0))
+    weights = fade * kernel(tf.reduce_sum(tf.square(query - nearest), -1), (iod[:, None] * table.width)[:, None])
+    per_crease = tf.gather(tf.nn.relu(tf.cast(strengths, tf.float32)), table.owner, axis=1) * table.depth
+    darkening = tf.minimum(tf.einsum("bnc,bc->bn", weights, per_crease), MAX_CREASE_DARKENING)
+    brightness = tf.reshape(tf.reduce_mean(images, -1) + 1.0, [-1, size * size])
+    return tf.reshape(-darkening * brightness, tf.shape(images)[:3])
+
+
+@dataclass(frozen=True)
 class RestingTable:
     """The resting places of au_movements (numpy, [M] or [M, 2]): landmark, mean and sd of its
     (out, up) place, the owning AU's move there at strength 1 (its control point on the landmark

@@ -24,7 +24,8 @@ nothing; on a photo, AU12's by the lift its own lip corners show), and outputs, 
   steps (a red mouth for AU17, a green one for AU14), which a critic took and no detector reads.
 
 Composition: the face is warped by the summed flow, then the AUs' shadings (x window x |request|)
-are added. An AU with nothing requested (not chosen, or already as asked) moves nothing and shades
+and the table's creases of the AUs switched on (lac_gan/nets/movement.py:crease_shade, a floor the
+learned shading adds to, as the table's movement is for the learned gain) are added. An AU with nothing requested (not chosen, or already as asked) moves nothing and shades
 nothing: outside the requested AUs' reach the output is the source, bit for bit.
 """
 from __future__ import annotations
@@ -191,6 +192,8 @@ class RegionEditorNet(keras.Model):
         shade = tf.reduce_sum(shades, axis=-1)  # [B, s, s]: the AUs' shadings add, as their flows do
         if stride != 1:  # computed on the coarse grid, then resized: smooth, and 12 x fewer full-size maps
             shade = tf.image.resize(shade[..., None], [size, size], "bilinear")[..., 0]
+        # The table's creases (as its movement, a floor the learned shading adds to), at full size: narrow.
+        shade = shade + movement.crease_shade(images, landmarks, requested)
         batch = tf.shape(images)[0]
         plan_points, plan_moves, plan_radii = movement.with_still_points(landmarks, points, moves, radii)
         plan = movement.EditPlan(points=plan_points, moves=plan_moves, radii=plan_radii,
