@@ -152,7 +152,7 @@ AU_MOVEMENTS: dict[str, AuMovement] = {
     # The chin (68-point 7-9) as points 0.5 IOD below the lower lip.
     "AU17": AuMovement(0.30, _each((39, 40, 41), up=0.18) + _each((46, 47, 48), up=0.14)
                        + _each((39, 40, 41), up=0.08, at_down=0.5),
-                       creases=(Crease(42, (0.0, 0.2), (0.0, 0.2), width=0.045, depth=0.4, end_landmark=38),)),
+                       creases=(Crease(42, (0.0, 0.2), (0.0, 0.2), width=0.06, depth=0.3, end_landmark=38),)),
     "AU23": AuMovement(0.22, _each((33, 34, 35), up=-0.05) + _each((39, 40, 41), up=0.05)
                        + _each((31, 37), out=-0.04)),
     "AU24": AuMovement(0.22, _each((33, 34, 35), up=-0.04) + _each((39, 40, 41), up=0.04)

@@ -108,7 +108,7 @@ def crease_shade(images: tf.Tensor, landmarks: tf.Tensor, strengths: tf.Tensor,
     [B, 12] (their positive part; 1 = the table's depth) on faces [B, S, S, 3] with landmarks [B, 49,
     2]: each pixel darkened by the fraction sum_c depth_c s_c f(t_c) k(d_c) (d_c: its distance to
     crease c, k the compact kernel of width_c; t_c in [0, 1] the nearest place along it, f(t) = 1 -
-    (2t - 1)^4), of its own brightness (a shadow, so as deep on dark skin as on
+    (2t - 1)^2), of its own brightness (a shadow, so as deep on dark skin as on
     light), capped at MAX_CREASE_DARKENING. 0 beyond every crease's reach."""
     size = images.shape[1]
     if not len(table.owner):
@@ -129,7 +129,7 @@ def crease_shade(images: tf.Tensor, landmarks: tf.Tensor, strengths: tf.Tensor,
     nearest = start[:, None] + t[..., None] * along
     # Deepest at the middle and fading to nothing at the ends, as a fold of skin does: a shadow of
     # one depth along its length looked painted on.
-    fade = 1.0 - tf.square(tf.square(2.0 * t - 1.0))
+    fade = 1.0 - tf.square(2.0 * t - 1.0)
     weights = fade * kernel(tf.reduce_sum(tf.square(query - nearest), -1), (iod[:, None] * table.width)[:, None])
     per_crease = tf.gather(tf.nn.relu(tf.cast(strengths, tf.float32)), table.owner, axis=1) * table.depth
     darkening = tf.minimum(tf.einsum("bnc,bc->bn", weights, per_crease), MAX_CREASE_DARKENING)
