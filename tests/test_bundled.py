@@ -80,3 +80,29 @@ def test_the_shipped_model_matches_its_manifest_and_edits_with_no_flags(astronau
     rows = np.flatnonzero(changed.any(axis=1))
     assert changed.sum() > 1000 and rows.min() > brows_top
     assert changed[int(eyes):].sum() > 0.9 * changed.sum()
+
+
+def test_rejudging_the_bundled_model_replaces_its_scores_and_keeps_its_weights(model_dir, tmp_path):
+    """benchmarks/bundle_model.py without --checkpoint: the editing code changed, the weights did
+    not; the manifest gets the new held-out scores and the commit that judged them, every other
+    field (the training record, the files' sizes and hashes) as it was, and the model still loads."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    judged = tmp_path / "judged" / "AU4_1"
+    judged.mkdir(parents=True)
+    (judged / "edit_judged.json").write_text(json.dumps({
+        "au": "AU4", "set": "AU4=1", "label_before": 0, "edited": 100, "present_after_edit": {"AU4": 0.59},
+        "present_unedited": {"AU4": 0.0}, "identity": {"same_person_share": 1.0}}))
+    before = json.loads((model_dir / bundled.MANIFEST_NAME).read_text())
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "benchmarks/bundle_model.py", "--judged", str(tmp_path / "judged"),
+                             "--out", str(model_dir)], cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    after = json.loads((model_dir / bundled.MANIFEST_NAME).read_text())
+    assert after["held_out_openface"] == {"AU4=1 on 100 held-out photos with AU4 absent": {
+        "read_after_edit": 0.59, "read_unedited": 0.0, "same_person": 1.0}}
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    assert after["judged_with_commit"] == head
+    assert {k: v for k, v in after.items() if k not in ("held_out_openface", "judged_with_commit")} == before
+    bundled.load_bundled_model(model_dir)
