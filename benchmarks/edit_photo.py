@@ -1,7 +1,8 @@
 """Seconds per photo of `lacgan edit` on this machine (face detection, landmarks, alignment, the
 editor, drawing the edit into the photo).
 
-    PYTHONPATH=.:tests python benchmarks/edit_photo.py [--preset paper | --editor bundled | --editor warp] [--repeats 5]
+    PYTHONPATH=.:tests python benchmarks/edit_photo.py [--preset paper | --editor bundled | --editor warp] [--repeats 5] \
+        [--set AU12=1,AU6=1 --unset AU4]
 
 With --preset, an untrained generator of the preset's size (the speed does not depend on the
 weights); --editor bundled: the model that ships, as `lacgan edit` uses it with no --checkpoint;
@@ -26,6 +27,8 @@ def main() -> None:
     chosen.add_argument("--preset", default="paper")
     chosen.add_argument("--editor", choices=["bundled", "warp"])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--set", default="AU12=1,AU6=1", help="the AUs switched, as `lacgan edit --set`")
+    parser.add_argument("--unset", default="AU4", help="as `lacgan edit --unset`")
     args = parser.parse_args()
     started = time.perf_counter()
     if args.editor:
@@ -34,7 +37,7 @@ def main() -> None:
         logdir = write_untrained_checkpoint(Path(tempfile.mkdtemp()), preset(args.preset))
         editor = FaceEditor(load_synthesizer(str(logdir)))
     print(f"load {args.editor or args.preset} + face detector: {time.perf_counter() - started:.2f} s")
-    photo, targets = data.astronaut(), parse_au_targets("AU12=1,AU6=1", "AU4")
+    photo, targets = data.astronaut(), parse_au_targets(args.set, args.unset or None)
     times = []
     for _ in range(args.repeats + 1):
         started = time.perf_counter()
