@@ -11,8 +11,9 @@ AU24 is not in the measured table (OpenFace has no AU24): its row is ours, the l
 together. AU14's corners move out, not in as the spec's row (read in 2-5 %): the dimpler pulls them
 back into the cheeks, which a frontal photo shows as wider (docs/paper-notes.md, "Creases"); AU17's
 lower lip rises 0.18, not 0.10. The creases (folds of skin an AU draws as a shadow) are ours,
-measured with OpenFace on held-out LFW people. The warp editor (lac_gan/nets/warp_editor.py) moves these points at strength 1; the
-region editor (lac_gan/nets/region_editor.py) learns how strongly, around the same directions.
+measured with OpenFace on held-out LFW people. The warp editor (lac_gan/nets/warp_editor.py) moves
+these points at strength 1; the region editor (lac_gan/nets/region_editor.py) learns how strongly,
+around the same directions.
 """
 from __future__ import annotations
 

@@ -114,13 +114,12 @@ def crease_shade(images: tf.Tensor, landmarks: tf.Tensor, strengths: tf.Tensor,
     if not len(table.owner):
         return tf.zeros(tf.shape(images)[:3])
     landmarks = tf.cast(landmarks, tf.float32)
-    middle, x_axis, y_axis, iod = face_frame(landmarks)
+    frame = face_frame(landmarks)
+    iod = frame[3]
 
     def placed(anchor_landmarks, offsets):  # landmarks [C], (out, down) [C, 2] IOD -> pixels [B, C, 2]
         anchors = tf.gather(landmarks, anchor_landmarks, axis=1)
-        side = tf.sign(tf.reduce_sum((anchors - middle[:, None]) * x_axis[:, None], axis=-1))[..., None]
-        return anchors + iod[:, None, None] * (side * offsets[None, :, :1] * x_axis[:, None]
-                                               + offsets[None, :, 1:] * y_axis[:, None])
+        return anchors + frame_vectors(anchors, frame, offsets[:, 0], offsets[:, 1])
     start, end = placed(table.landmarks[:, 0], table.start), placed(table.landmarks[:, 1], table.end)
     query = tf.reshape(pixel_grid(size, size), [1, -1, 1, 2])
     along = (end - start)[:, None]  # [B, 1, C, 2]
@@ -232,17 +231,20 @@ def control_points(landmarks: tf.Tensor, table: ControlTable = CONTROL_TABLE):
     """The table's points on faces [B, 49, 2] -> (points [B, K, 2], moves at strength 1 [B, K, 2],
     radii sigma [B, K]), all in the landmarks' pixels."""
     landmarks = tf.cast(landmarks, tf.float32)
-    middle, x_axis, y_axis, iod = face_frame(landmarks)
+    frame = face_frame(landmarks)
     anchors = tf.gather(landmarks, table.landmark, axis=1)
-    # +1 right of the midline, -1 left: "out" is away from it; a point on the midline has no side.
-    side = tf.sign(tf.reduce_sum((anchors - middle[:, None]) * x_axis[:, None], axis=-1))[..., None]
-    scale = iod[:, None, None]
+    points = anchors + frame_vectors(anchors, frame, table.at_out, table.at_down)
+    moves = frame_vectors(anchors, frame, table.out, -table.up)
+    return points, moves, frame[3][:, None] * table.sigma[None]
 
-    def along(x, down):  # face-frame offsets [K] (IOD) -> image vectors [B, K, 2] (pixels)
-        return scale * (side * x[None, :, None] * x_axis[:, None] + down[None, :, None] * y_axis[:, None])
-    points = anchors + along(table.at_out, table.at_down)
-    moves = along(table.out, -table.up)
-    return points, moves, iod[:, None] * table.sigma[None]
+
+def frame_vectors(anchors: tf.Tensor, frame, out, down) -> tf.Tensor:
+    """Face-frame offsets (out, down) [K] (IOD) at points anchors [B, K, 2] -> image vectors [B, K, 2]
+    (pixels), for faces whose face_frame is `frame`: out away from the midline (+1 right of it, -1
+    left; a point on the midline has no side), down the face."""
+    middle, x_axis, y_axis, iod = frame
+    side = tf.sign(tf.reduce_sum((anchors - middle[:, None]) * x_axis[:, None], axis=-1))[..., None]
+    return iod[:, None, None] * (side * out[None, :, None] * x_axis[:, None] + down[None, :, None] * y_axis[:, None])
 
 
 def kernel(squared_distance: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:

@@ -25,8 +25,9 @@ nothing; on a photo, AU12's by the lift its own lip corners show), and outputs, 
 
 Composition: the face is warped by the summed flow, then the AUs' shadings (x window x |request|)
 and the table's creases of the AUs switched on (lac_gan/nets/movement.py:crease_shade, a floor the
-learned shading adds to, as the table's movement is for the learned gain) are added. An AU with nothing requested (not chosen, or already as asked) moves nothing and shades
-nothing: outside the requested AUs' reach the output is the source, bit for bit.
+learned shading adds to, as the table's movement is for the learned gain) are added. An AU with
+nothing requested (not chosen, or already as asked) moves nothing and shades nothing: outside the
+requested AUs' reach the output is the source, bit for bit.
 """
 from __future__ import annotations
 
