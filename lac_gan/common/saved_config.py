@@ -28,6 +28,9 @@ class SavedConfig:
     JaanetConfig)."""
     FILE_NAME: ClassVar[str]
     LOGDIR_KIND: ClassVar[str]  # what makes such a logdir, for the message when the file is missing
+    # Fields added with a default that changes what a saved model does -> the value that keeps the
+    # behaviour of files written before the field existed.
+    VALUES_BEFORE_FIELDS: ClassVar[dict] = {}
 
     def save(self, directory: str | Path) -> Path:
         Path(directory).mkdir(parents=True, exist_ok=True)
@@ -37,7 +40,8 @@ class SavedConfig:
     def load(cls, directory: str | Path):
         """The configuration saved in `directory`. A DataError naming the file when it is not JSON,
         has unknown fields or values of the wrong type or range; fields it lacks (written by an older
-        version) take their defaults, with a warning."""
+        version) take their VALUES_BEFORE_FIELDS (what the model was made with) or else their
+        defaults, with a warning."""
         path = Path(directory) / cls.FILE_NAME
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no {cls.FILE_NAME}; is {directory} {cls.LOGDIR_KIND}?")
@@ -53,7 +57,10 @@ class SavedConfig:
             raise DataError(f"{path}: unknown fields {unknown}; written by another version of lacgan?")
         missing = sorted(set(defaults) - set(values))
         if missing:
-            logging.warning("%s lacks %s (written by an older version?): their defaults are used", path, missing)
+            before = {n: cls.VALUES_BEFORE_FIELDS[n] for n in missing if n in cls.VALUES_BEFORE_FIELDS}
+            logging.warning("%s lacks %s (written by an older version?): %s, the defaults for the rest", path,
+                            missing, ", ".join(f"{n} = {v!r} as before it existed" for n, v in before.items()) or "none kept")
+            values = {**before, **values}
         wrong = sorted(name for name, value in values.items() if not _same_kind(value, defaults[name]))
         if wrong:
             raise DataError(f"{path}: {', '.join(f'{n} = {values[n]!r}' for n in wrong)}: expected "

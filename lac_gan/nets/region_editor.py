@@ -9,14 +9,16 @@ reach span), with the requested change of each of its AUs as an input plane
 nothing; on a photo, AU12's by the lift its own lip corners show), and outputs, per AU, no code:
 
 - a movement: the requested change times a learned gain (1 + g, g in [region_min_gain,
-  region_max_gain] = [-0.1, 0.5]) of the AU's table movement, plus small residual moves of its
-  control points (|r| <= region_max_residual IOD, times the request's size), spread by the smooth
+  region_max_gain] = [0, 0.5]) of the AU's table movement, plus small residual moves of its
+  control points (|r| <= region_max_residual IOD, times the request's size, the same on both sides
+  of the face: region_symmetric_residuals), spread by the smooth
   compact kernel of lac_gan/nets/movement.py: a flow that cannot draw marks and is 0 beyond the
-  points' reach. The table's movement is the floor the editor starts from and cannot fall below
-  by more than 10 %: a strength learned freely from (target - source) regressed to t - P(source
-  present), 0.0-0.4 of the table for AU12, and a gain allowed down to -0.5 went there for AU1
-  (OpenFace read it in 23 %; docs/paper-notes.md);
-- a shading: a lighter or darker skin (the same change in R, G and B, |s| <= region_max_shade) on a
+  points' reach. The table's movement is the floor the editor starts from and cannot fall below:
+  a strength learned freely from (target - source) regressed to t - P(source present), 0.0-0.4 of
+  the table for AU12, a gain allowed down to -0.5 went there for AU1 (OpenFace read it in 23 %),
+  and one allowed down to -0.1 went there for every AU in every retraining (docs/paper-notes.md);
+- a shading (not for region_unshaded_aus, AU1, which OpenFace reads from the movement and whose
+  learned shading cost it 3-8 points): a lighter or darker skin (the same change in R, G and B, |s| <= region_max_shade) on a
   coarse grid over the crop (region_colour_grid^2), resized smoothly to the face and multiplied by
   the AU's window (its kernel's reach) and the request's size, so it acts only in the AU's region,
   cannot be sharper than the grid, and cannot paint a hue: furrows, wrinkles, a cheek's shading and
@@ -79,6 +81,35 @@ def region_boxes(points: tf.Tensor, radii: tf.Tensor, region: Region, image_size
     low, high = centre - half, centre + half
     scale = float(image_size - 1)
     return tf.stack([low[:, 1], low[:, 0], high[:, 1], high[:, 0]], axis=-1) / scale
+
+
+def mirror_partners(table: movement.ControlTable = movement.CONTROL_TABLE) -> np.ndarray:
+    """[K] each control point's mirror image across the face's midline: the same AU's point nearest
+    its reflection on the canonical face (itself for a point on the midline)."""
+    landmarks = tf.constant(canonical_landmarks49(200)[None], tf.float32)
+    points, _, _ = movement.control_points(landmarks, table)
+    middle, x_axis, _, iod = (v[0].numpy() for v in movement.face_frame(landmarks))
+    points = points[0].numpy()
+    reflected = points - 2.0 * ((points - middle) @ x_axis)[:, None] * x_axis
+    distance = np.linalg.norm(reflected[:, None] - points[None], axis=-1) / iod
+    distance[table.owner[:, None] != table.owner[None]] = np.inf
+    partners = distance.argmin(axis=1)
+    if distance[np.arange(len(partners)), partners].max() > 0.05:
+        raise ValueError("a control point has no mirror image in its AU's movement")
+    return partners
+
+
+def _symmetric(residuals: tf.Tensor, points: tf.Tensor, landmarks: tf.Tensor, partners: np.ndarray) -> tf.Tensor:
+    """Residual moves [B, K, 2] made the same on both sides of the face: each point's (out, down)
+    in the face frame averaged with its mirror partner's (a point on the midline keeps only its
+    down). Free residuals went to their bound in one direction on every face, lifting one brow
+    more than the other and tilting the mouth (docs/paper-notes.md, "The region editor")."""
+    middle, x_axis, y_axis, _ = movement.face_frame(landmarks)
+    side = tf.sign(tf.reduce_sum((points - middle[:, None]) * x_axis[:, None], axis=-1))
+    out = side * tf.reduce_sum(residuals * x_axis[:, None], axis=-1)
+    down = tf.reduce_sum(residuals * y_axis[:, None], axis=-1)
+    out, down = ((v + tf.gather(v, partners, axis=1)) / 2.0 for v in (out, down))
+    return (side * out)[..., None] * x_axis[:, None] + down[..., None] * y_axis[:, None]
 
 
 def _never_back_along(residuals: tf.Tensor, directions: tf.Tensor) -> tf.Tensor:
@@ -146,6 +177,9 @@ class RegionEditorNet(keras.Model):
         self._table_order = np.argsort(order)  # region-ordered points -> the control table's order
         au_order = np.concatenate([r.aus for r in self.regions])
         self._au_order = np.argsort(au_order)
+        self._partners = mirror_partners()
+        # 0 for the AUs drawn by movement alone (config.region_unshaded_aus): their shading is not drawn.
+        self._shaded = np.array([0.0 if au in config.region_unshaded_aus else 1.0 for au in AU_NAMES], np.float32)
 
     def edit_plan(self, images, landmarks, requested, stride: int = 1,
                   measured=None) -> tuple[movement.EditPlan, dict]:
@@ -185,11 +219,13 @@ class RegionEditorNet(keras.Model):
             strength = tf.where(measured, tf.maximum(strength, -1.0), strength)
         per_point = tf.gather(strength, table.owner, axis=1)[..., None]
         point_request = tf.gather(size_of_request, table.owner, axis=1)[..., None]
+        if self.config.region_symmetric_residuals:
+            residual = _symmetric(residual, points, landmarks, self._partners)
         residual = _never_back_along(residual, table_moves * tf.sign(per_point))
         moves = table_moves * per_point + residual * iod[:, None, None] * point_request
         windows = movement.au_windows(coarse, points, radii, table.owner)
         shades = (tf.gather(tf.concat(shades, axis=3), self._au_order, axis=3) * windows
-                  * size_of_request[:, None, None, :])
+                  * (size_of_request * self._shaded)[:, None, None, :])
         shade = tf.reduce_sum(shades, axis=-1)  # [B, s, s]: the AUs' shadings add, as their flows do
         if stride != 1:  # computed on the coarse grid, then resized: smooth, and 12 x fewer full-size maps
             shade = tf.image.resize(shade[..., None], [size, size], "bilinear")[..., 0]
