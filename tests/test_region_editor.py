@@ -137,11 +137,13 @@ def test_the_source_strength_is_how_far_the_lip_corners_have_moved_along_au12(st
 
 def test_a_photo_is_undone_by_its_own_smile_and_smiles_only_what_it_lacks():
     """With unknown labels and the face's landmarks, AU12 asks target - the strength its corners show
-    (clipped to [0, 1]); AUs without resting places keep -1 (a typical occurrence undone); known
-    labels are unaffected."""
+    (clipped to [0, 1]), an undo 1.4 x that (at most the table's whole movement); AUs without resting
+    places keep -1 (a typical occurrence undone); known labels are unaffected."""
     au12, au1 = AU_NAMES.index("AU12"), AU_NAMES.index("AU1")
     unknown = tf.fill([1, NUM_AUS], 9)
-    for strength, target, expected in ((0.4, 0.0, -0.4), (0.4, 1.0, 0.6), (0.0, 0.0, 0.0), (1.6, 1.0, 0.0)):
+    assert movement.MEASURED_UNDO_FACTOR == 1.4
+    for strength, target, expected in ((0.4, 0.0, -0.56), (0.9, 0.0, -1.0), (0.4, 1.0, 0.6), (0.0, 0.0, 0.0),
+                                       (1.6, 1.0, 0.0)):
         requested = movement.requested_change(tf.fill([1, NUM_AUS], target), unknown, lip_corners_at(strength)).numpy()
         assert requested[0, au12] == pytest.approx(expected, abs=1e-4)
         assert requested[0, au1] == (1.0 if target else -1.0)
@@ -164,11 +166,12 @@ def test_a_photos_own_smile_is_undone_by_at_most_the_tables_movement(random_edit
     plan, extras = random_editor.generator.edit_plan(images, landmarks, requested, measured=measured)
     gain = extras["gains"].numpy()[0, au12]
     assert gain > 0.05  # these random weights ask for more than the table
-    strength = min(lift * (1 + gain), 1.0)
+    asked = min(movement.MEASURED_UNDO_FACTOR * lift, 1.0)
+    strength = min(asked * (1 + gain), 1.0)
     _, table_moves, _ = movement.control_points(landmarks)
     _, _, _, iod = movement.face_frame(landmarks)
     own = movement.CONTROL_TABLE.owner == au12
-    expected = -strength * table_moves.numpy()[0] + lift * iod.numpy()[0] * extras["residuals"].numpy()[0]
+    expected = -strength * table_moves.numpy()[0] + asked * iod.numpy()[0] * extras["residuals"].numpy()[0]
     np.testing.assert_allclose(plan.moves.numpy()[0, :own.size][own], expected[own], atol=1e-3)
     product = random_editor.plan(images, None, landmarks, targets, chosen, unknown)
     np.testing.assert_allclose(product.moves.numpy(), plan.moves.numpy(), atol=1e-5)
