@@ -14,7 +14,7 @@ from conftest import REPO_ROOT
 from lac_gan.common.errors import UsageError
 from lac_gan.data.au_table import AU_NAMES
 from lac_gan.data.image_io import read_rgb
-from lac_gan.nets import figures
+from lac_gan.nets import figures, movement
 from lac_gan.nets.synthesis import load_synthesizer
 from lac_gan.product.editing import FaceEditor, NoFaceError, parse_au_targets, photo_pairs
 
@@ -68,7 +68,8 @@ def test_edit_changes_only_the_chosen_au_regions_of_the_face(editor, astronaut):
 def test_an_intensity_moves_the_warp_by_that_share_of_its_movement(astronaut, au):
     """--set AUx=0.5 reaches the editor, half-way between =0 and =1: for AU1, half the movement of
     =1 (a photo's own AU1 is not estimated: =0 undoes a typical one); for AU12, which the astronaut
-    already shows (her smile, from her lip corners), half-way between undoing it and keeping it."""
+    already shows (her smile, s from her lip corners), the request 0.5 - s, an undo of 1.4 x that
+    when below 0 (movement.MEASURED_UNDO_FACTOR, at most -1), as =0's request is."""
     editor = FaceEditor(load_synthesizer(editor="warp"))
     face = editor.alignments(astronaut, all_faces=False)[0]
     full, half, none = (editor.plan(astronaut, face, parse_au_targets(f"{au}={value}")).moves.numpy()
@@ -77,7 +78,12 @@ def test_an_intensity_moves_the_warp_by_that_share_of_its_movement(astronaut, au
     if au == "AU1":
         np.testing.assert_allclose(half, 0.5 * full, atol=1e-6)
     else:
-        np.testing.assert_allclose(half, (full + none) / 2, atol=1e-5)
+        shown = float(np.clip(movement.source_strength(face.landmarks[None])[0, AU_NAMES.index(au)], 0, 1))
+        assert shown > 0.5  # she smiles: =0.5 asks for an undo
+
+        def asked(target):
+            return max(movement.MEASURED_UNDO_FACTOR * (target - shown), -1.0)
+        np.testing.assert_allclose(half, asked(0.5) / asked(0.0) * none, atol=1e-4)
 
 
 def test_au_reach_holds_every_pixel_an_edit_of_the_au_changes(astronaut):
