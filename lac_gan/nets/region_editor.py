@@ -18,12 +18,13 @@ nothing; on a photo, AU12's by the lift its own lip corners show), and outputs, 
   the table for AU12, a gain allowed down to -0.5 went there for AU1 (OpenFace read it in 23 %),
   and one allowed down to -0.1 went there for every AU in every retraining (docs/paper-notes.md);
 - a shading (not for region_unshaded_aus, AU1, which OpenFace reads from the movement and whose
-  learned shading cost it 3-8 points): a lighter or darker skin (the same change in R, G and B, |s| <= region_max_shade) on a
-  coarse grid over the crop (region_colour_grid^2), resized smoothly to the face and multiplied by
-  the AU's window (its kernel's reach) and the request's size, so it acts only in the AU's region,
-  cannot be sharper than the grid, and cannot paint a hue: furrows, wrinkles, a cheek's shading and
-  teeth are lighter or darker skin; the RGB colour first tried here drew coloured marks within 500
-  steps (a red mouth for AU17, a green one for AU14), which a critic took and no detector reads.
+  learned shading cost it 3-8 points): a lighter or darker skin (the same change in R, G and B,
+  |s| <= region_max_shade) on a coarse grid over the crop (region_colour_grid^2), resized smoothly
+  to the face and multiplied by the AU's window (its kernel's reach) and the request's size, so it
+  acts only in the AU's region, cannot be sharper than the grid, and cannot paint a hue: furrows,
+  wrinkles, a cheek's shading and teeth are lighter or darker skin; the RGB colour first tried
+  here drew coloured marks within 500 steps (a red mouth for AU17, a green one for AU14), which a
+  critic took and no detector reads.
 
 Composition: the face is warped by the summed flow, then the AUs' shadings (x window x |request|)
 and the table's creases of the AUs switched on (lac_gan/nets/movement.py:crease_shade, a floor the
@@ -99,12 +100,13 @@ def mirror_partners(table: movement.ControlTable = movement.CONTROL_TABLE) -> np
     return partners
 
 
-def _symmetric(residuals: tf.Tensor, points: tf.Tensor, landmarks: tf.Tensor, partners: np.ndarray) -> tf.Tensor:
-    """Residual moves [B, K, 2] made the same on both sides of the face: each point's (out, down)
-    in the face frame averaged with its mirror partner's (a point on the midline keeps only its
-    down). Free residuals went to their bound in one direction on every face, lifting one brow
-    more than the other and tilting the mouth (docs/paper-notes.md, "The region editor")."""
-    middle, x_axis, y_axis, _ = movement.face_frame(landmarks)
+def _symmetric(residuals: tf.Tensor, points: tf.Tensor, frame, partners: np.ndarray) -> tf.Tensor:
+    """Residual moves [B, K, 2] at points [B, K, 2] of faces whose face_frame is `frame`, made the
+    same on both sides of the face: each point's (out, down) in the face frame averaged with its
+    mirror partner's (a point on the midline keeps only its down). Free residuals went to their
+    bound one way on every face, lifting one brow more than the other and tilting the mouth
+    (docs/paper-notes.md, "Retraining")."""
+    middle, x_axis, y_axis, _ = frame
     side = tf.sign(tf.reduce_sum((points - middle[:, None]) * x_axis[:, None], axis=-1))
     out = side * tf.reduce_sum(residuals * x_axis[:, None], axis=-1)
     down = tf.reduce_sum(residuals * y_axis[:, None], axis=-1)
@@ -193,7 +195,8 @@ class RegionEditorNet(keras.Model):
         size = self.config.image_size
         table = movement.CONTROL_TABLE
         points, table_moves, radii = movement.control_points(landmarks, table)
-        _, _, _, iod = movement.face_frame(landmarks)
+        frame = movement.face_frame(landmarks)
+        iod = frame[3]
         crop = self.config.region_crop_size
         gains, residuals, shades = [], [], []
         # The shading grids are read every `stride` pixels and resized (they are coarse and smooth).
@@ -220,7 +223,7 @@ class RegionEditorNet(keras.Model):
         per_point = tf.gather(strength, table.owner, axis=1)[..., None]
         point_request = tf.gather(size_of_request, table.owner, axis=1)[..., None]
         if self.config.region_symmetric_residuals:
-            residual = _symmetric(residual, points, landmarks, self._partners)
+            residual = _symmetric(residual, points, frame, self._partners)
         residual = _never_back_along(residual, table_moves * tf.sign(per_point))
         moves = table_moves * per_point + residual * iod[:, None, None] * point_request
         windows = movement.au_windows(coarse, points, radii, table.owner)
