@@ -246,12 +246,19 @@ def control_points(landmarks: tf.Tensor, table: ControlTable = CONTROL_TABLE):
     return points, moves, frame[3][:, None] * table.sigma[None]
 
 
+def midline_side(points: tf.Tensor, frame) -> tf.Tensor:
+    """[B, K]: +1 for points [B, K, 2] right of the midline of faces whose face_frame is `frame`, -1
+    left of it, 0 on it (where "out", away from the midline, has no direction)."""
+    middle, x_axis, _, _ = frame
+    return tf.sign(tf.reduce_sum((points - middle[:, None]) * x_axis[:, None], axis=-1))
+
+
 def frame_vectors(anchors: tf.Tensor, frame, out, down) -> tf.Tensor:
     """Face-frame offsets (out, down) [K] (IOD) at points anchors [B, K, 2] -> image vectors [B, K, 2]
-    (pixels), for faces whose face_frame is `frame`: out away from the midline (+1 right of it, -1
-    left; a point on the midline has no side), down the face."""
-    middle, x_axis, y_axis, iod = frame
-    side = tf.sign(tf.reduce_sum((anchors - middle[:, None]) * x_axis[:, None], axis=-1))[..., None]
+    (pixels), for faces whose face_frame is `frame`: out away from the midline (midline_side), down
+    the face."""
+    _, x_axis, y_axis, iod = frame
+    side = midline_side(anchors, frame)[..., None]
     return iod[:, None, None] * (side * out[None, :, None] * x_axis[:, None] + down[None, :, None] * y_axis[:, None])
 
 

@@ -106,8 +106,8 @@ def _symmetric(residuals: tf.Tensor, points: tf.Tensor, frame, partners: np.ndar
     mirror partner's (a point on the midline keeps only its down). Free residuals went to their
     bound one way on every face, lifting one brow more than the other and tilting the mouth
     (docs/paper-notes.md, "Retraining")."""
-    middle, x_axis, y_axis, _ = frame
-    side = tf.sign(tf.reduce_sum((points - middle[:, None]) * x_axis[:, None], axis=-1))
+    _, x_axis, y_axis, _ = frame
+    side = movement.midline_side(points, frame)
     out = side * tf.reduce_sum(residuals * x_axis[:, None], axis=-1)
     down = tf.reduce_sum(residuals * y_axis[:, None], axis=-1)
     out, down = ((v + tf.gather(v, partners, axis=1)) / 2.0 for v in (out, down))
